@@ -1,0 +1,61 @@
+"""Base45 (RFC 9285), vectorised with numpy.
+
+The usual pure-Python decoder loops per character and costs more than the signature check it feeds;
+a table lookup plus array arithmetic decodes a 600-character code in a few microseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+# Characters outside the alphabet map to a value so large that their group fails the range check:
+# one comparison then covers both errors.
+_INVALID = 1 << 20
+_TABLE = np.full(256, _INVALID, dtype=np.int32)
+for _i, _c in enumerate(ALPHABET):
+    _TABLE[ord(_c)] = _i
+_WEIGHTS = np.array([1, 45, 2025], dtype=np.int32)
+_ENCODE = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
+
+
+class Base45Error(ValueError):
+    pass
+
+
+def b45decode(data: bytes | str) -> bytes:
+    """Decode Base45 text; raise `Base45Error` for characters outside the alphabet, a dangling
+    single character, or a group whose value is too large."""
+    if isinstance(data, str):
+        try:
+            data = data.encode("ascii")
+        except UnicodeEncodeError as exc:
+            raise Base45Error("base45: non-ASCII character") from exc
+    n = len(data)
+    if n % 3 == 1:
+        raise Base45Error("base45: invalid length")
+    values = _TABLE.take(np.frombuffer(data, dtype=np.uint8))
+    full = n - n % 3
+    words = values[:full].reshape(-1, 3).dot(_WEIGHTS)
+    if words.max(initial=0) > 0xFFFF:
+        raise Base45Error("base45: character outside the alphabet or group value out of range")
+    out = words.astype(">u2").tobytes()
+    if n % 3:
+        last = int(values[full]) + int(values[full + 1]) * 45
+        if last > 0xFF:
+            raise Base45Error("base45: character outside the alphabet or final group out of range")
+        out += bytes((last,))
+    return out
+
+
+def b45encode(data: bytes) -> str:
+    buf = np.frombuffer(data, dtype=np.uint8)
+    full = len(buf) - len(buf) % 2
+    words = buf[:full].reshape(-1, 2).astype(np.uint32)
+    n = words[:, 0] * 256 + words[:, 1]
+    digits = np.stack([n % 45, (n // 45) % 45, n // 2025], axis=1).reshape(-1)
+    text = _ENCODE[digits].tobytes().decode("ascii")
+    if len(buf) % 2:
+        b = int(buf[-1])
+        text += ALPHABET[b % 45] + ALPHABET[b // 45]
+    return text

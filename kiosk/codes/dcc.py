@@ -21,12 +21,24 @@ from kiosk.codes.base45 import Base45Error, b45decode
 from kiosk.codes.keyring import KeyRing, TrustedKey
 from kiosk.codes.masking import mask_name
 from kiosk.codes.model import Format, Holder, Reason, Verification
-from kiosk.codes.signed import DEFAULT_SKEW, check_key_period, check_signature, check_window, cose_alg
+from kiosk.codes.signed import DEFAULT_SKEW, check_signature, check_window, cose_alg
 from kiosk.crypto.keys import BadKey, public_key_from_spki
 
 PREFIX = b"HC1:"
 CLAIM_ISS, CLAIM_EXP, CLAIM_IAT, CLAIM_HCERT = 1, 4, 6, -260
-SCHEMA_VERSION = "1.3.0"
+# Payload `ver` -> bundled combined schema, as the EU suite's harness chooses (1.0.1 and 1.2.0 are not
+# published as separate files: the nearest earlier release stands in). Unknown versions: the newest.
+SCHEMAS = {
+    "1.0.0": "DGC.combined-schema-1.0.0.json",
+    "1.0.1": "DGC.combined-schema-1.0.0.json",
+    "1.1.0": "DGC.combined-schema-1.1.0.json",
+    "1.2.0": "DGC.combined-schema-1.1.0.json",
+    "1.2.1": "DCC.combined-schema-1.2.1.json",
+    "1.3.0": "DCC.combined-schema-1.3.0.json",
+    "1.3.1": "DCC.combined-schema-1.3.0.json",
+    "1.3.2": "DCC.combined-schema-1.3.2.json",
+}
+NEWEST_SCHEMA = "DCC.combined-schema-1.3.2.json"
 # Extended key usage OIDs that restrict a signer to certificate types. The spec also printed a variant
 # with an extra ".0" arc and some countries issued it, so both count.
 EKU_TYPES = {
@@ -168,6 +180,15 @@ def certificate_usages(der: bytes) -> frozenset[str] | None:
     return usages or None
 
 
+def certificate_validity(der: bytes) -> tuple[int | None, int | None]:
+    """(notBefore, notAfter) as POSIX seconds, or Nones when the certificate does not parse."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        return int(cert.not_valid_before_utc.timestamp()), int(cert.not_valid_after_utc.timestamp())
+    except Exception:
+        return None, None
+
+
 def trusted_key_from_certificate(
     der: bytes, kid: bytes, country: str, source: str = "", valid_until: int | None = None
 ) -> TrustedKey:
@@ -175,8 +196,9 @@ def trusted_key_from_certificate(
         key = public_key_from_spki(spki_from_certificate(der))
     except BadKey as exc:
         raise DccError(str(exc)) from None
+    not_before, not_after = certificate_validity(der)
     return TrustedKey(
-        Format.DCC, kid, key, country, source, usages=certificate_usages(der), source_valid_until=valid_until
+        Format.DCC, kid, key, country, source, not_before, not_after, certificate_usages(der), valid_until
     )
 
 
@@ -194,28 +216,33 @@ def holder_name(dcc: dict) -> str | None:
 
 def verify(data: bytes, ring: KeyRing, now: float, *, skew: int = DEFAULT_SKEW) -> Verification:
     """Verify an HC1 text's bytes. Pure: no I/O."""
-    result = Verification(Format.DCC)
     try:
         msg = decode_chain(data)
     except DccError:
+        result = Verification(Format.DCC)
         result.checks.decode = False
         result.fail(Reason.DECODE_FAILED)
         return result
+    return verify_message(msg, ring, now, skew=skew)
+
+
+def verify_message(msg: cose.Sign1, ring: KeyRing, now: float, *, skew: int = DEFAULT_SKEW) -> Verification:
+    """Every check on a parsed COSE_Sign1, each on its own: a bad payload does not hide the signature
+    result, and a bad schema does not hide the validity window."""
+    result = Verification(Format.DCC)
     kid = msg.kid
     result.kid = base64.b64encode(kid).decode() if kid else None
     key = check_signature(result, ring, Format.DCC, kid, cose_alg(msg.alg), msg.signature, msg.to_be_signed())
     try:
         claims, dcc = hcert(msg)
-        kind = cert_type(dcc)
-        if kind is None:
-            raise DccError("exactly one of v, t, r must be present")
-        if schema_errors(to_json(dcc)):
-            raise DccError("schema")
     except (DccError, cose.CoseError):
         result.checks.decode = False
         result.fail(Reason.PAYLOAD_INVALID)
         return result
-    result.checks.decode = True
+    kind = cert_type(dcc)
+    result.checks.decode = kind is not None and not schema_errors(to_json(dcc))
+    if not result.checks.decode:
+        result.fail(Reason.PAYLOAD_INVALID)
     result.code_type = kind
     iss = claims.get(CLAIM_ISS)
     if isinstance(iss, str):
@@ -225,6 +252,14 @@ def verify(data: bytes, ring: KeyRing, now: float, *, skew: int = DEFAULT_SKEW) 
     check_window(result, claims.get(CLAIM_IAT), claims.get(CLAIM_EXP), now, skew)
     if key is not None:
         if key.usages is not None and kind not in key.usages:
+            result.fail(Reason.KEY_USAGE)
+        # The signer certificate must cover the code's whole life (as the EU reference harness checks).
+        if result.checks.validity_window and (
+            (key.not_before is not None and result.issued_at < key.not_before)
+            or (key.not_after is not None and result.expires_at > key.not_after)
+        ):
+            result.checks.validity_window = False
             result.fail(Reason.KEY_NOT_AUTHORIZED)
-        check_key_period(result, key, result.issued_at, now)
+        if key.source_valid_until is not None and now > key.source_valid_until:
+            result.fail(Reason.TRUST_STALE)
     return result

@@ -28,7 +28,8 @@ class Reason(StrEnum):
     CODE_INCOMPLETE = "code.incomplete"  # a multi-part code with parts still missing
     SIGNATURE_INVALID = "signature.invalid"
     KEY_UNKNOWN = "key.unknown"  # no trusted key has this kid
-    KEY_NOT_AUTHORIZED = "key.not_authorized"  # key trusted, but not for this issuer, code type or period
+    KEY_NOT_AUTHORIZED = "key.not_authorized"  # key trusted, but not for this issuer or period
+    KEY_USAGE = "key.usage"  # key trusted, but not for this type of code (DCC EKU, PHIC code types)
     CODE_EXPIRED = "code.expired"
     CODE_NOT_YET_VALID = "code.not_yet_valid"
     CODE_REVOKED = "code.revoked"

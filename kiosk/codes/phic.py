@@ -100,7 +100,7 @@ def verify(data: bytes, ring: KeyRing, now: float, *, skew: int = DEFAULT_SKEW) 
         if not (iss == region or iss.startswith(region + "/")):
             result.fail(Reason.KEY_NOT_AUTHORIZED)
         if key.usages is not None and phic["t"] not in key.usages:
-            result.fail(Reason.KEY_NOT_AUTHORIZED)
+            result.fail(Reason.KEY_USAGE)
         check_key_period(result, key, result.issued_at, now)
         result.issuer = iss
 

@@ -159,6 +159,13 @@ def kid8(spki_der: bytes) -> bytes:
     return hashlib.sha256(spki_der).digest()[:8]
 
 
+def spki_pem(spki_der: bytes) -> bytes:
+    """A public key PEM from SubjectPublicKeyInfo DER (works for SM2 too)."""
+    body = base64.b64encode(spki_der)
+    lines = b"\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+    return b"-----BEGIN PUBLIC KEY-----\n" + lines + b"\n-----END PUBLIC KEY-----\n"
+
+
 def b64url_decode(text: str | bytes) -> bytes:
     if isinstance(text, str):
         text = text.encode("ascii")

@@ -207,11 +207,12 @@ def cmd_trust_status(args: argparse.Namespace) -> int:
     if not rows:
         print("no trust lists imported: every code will be refused with key.unknown")
         return 0
-    print(f"{'source':<48} {'entries':>7} {'age':>9}  {'valid until':<20} state")
+    width = max(len(r.name) for r in rows) + 2
+    print(f"{'source':<{width}} {'entries':>7} {'age':>9}  {'valid until':<20} state")
     for r in rows:
         age = r.age_hours(now)
         age_text = f"{age:.0f} h" if age < 72 else f"{age / 24:.0f} d"
-        print(f"{r.name:<48} {r.entries:>7} {age_text:>9}  {fmt_time(r.valid_until):<20} {r.state(now)}")
+        print(f"{r.name:<{width}} {r.entries:>7} {age_text:>9}  {fmt_time(r.valid_until):<20} {r.state(now)}")
     return 0
 
 

@@ -7,6 +7,7 @@ it is a fixed shape and this path runs for every scanned code.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,12 +105,13 @@ def parse_sign1(data: bytes) -> Sign1:
         raise CoseError("COSE_Sign1 protected header, payload and signature must be byte strings")
     if unprotected is None:
         unprotected = {}
-    if not isinstance(unprotected, dict):
+    # cbor2 6 returns maps inside tags as its immutable frozendict: accept any mapping.
+    if not isinstance(unprotected, Mapping):
         raise CoseError("COSE_Sign1 unprotected header must be a map")
     protected = loads(protected_raw) if protected_raw else {}
-    if not isinstance(protected, dict):
+    if not isinstance(protected, Mapping):
         raise CoseError("COSE_Sign1 protected header must encode a map")
-    return Sign1(protected_raw, protected, unprotected, payload, signature)
+    return Sign1(protected_raw, dict(protected), dict(unprotected), payload, signature)
 
 
 def encode_sign1(

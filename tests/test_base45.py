@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kiosk.codes.base45 import Base45Error, b45decode, b45encode
+
+# RFC 9285 section 4.3 and 4.4 examples
+VECTORS = [
+    (b"AB", "BB8"),
+    (b"Hello!!", "%69 VD92EX0"),
+    (b"base-45", "UJCLQE7W581"),
+    (b"ietf!", "QED8WEX0"),
+    (b"", ""),
+]
+
+
+@pytest.mark.parametrize(("raw", "text"), VECTORS)
+def test_rfc9285_vectors(raw: bytes, text: str) -> None:
+    assert b45encode(raw) == text
+    assert b45decode(text) == raw
+    assert b45decode(text.encode()) == raw
+
+
+@given(st.binary(max_size=2000))
+def test_round_trip(raw: bytes) -> None:
+    assert b45decode(b45encode(raw)) == raw
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["GGW", "A", "ABCD", "ab", "::", "ZZZ", "BB8é", "BB\x00", "A B C D", "%69 VD92EX"],
+)
+def test_invalid_input_raises_base45error(bad: str) -> None:
+    with pytest.raises(Base45Error):
+        b45decode(bad)
+
+
+@given(st.binary(max_size=300))
+def test_garbage_never_raises_anything_else(data: bytes) -> None:
+    try:
+        b45decode(data)
+    except Base45Error:
+        pass

@@ -23,7 +23,9 @@ def parse_time(text: str) -> int:
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise UsageError(f"{text!r} is not an ISO 8601 date or time, e.g. 2026-11-25T09:30:00+08:00") from None
+        raise UsageError(
+            f"{text!r} is not an ISO 8601 date or time, e.g. 2026-11-25T09:30:00+08:00"
+        ) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return int(when.timestamp())
@@ -57,9 +59,15 @@ def read_input_file(path: str, what: str) -> bytes:
 def _verify_inputs(args: argparse.Namespace) -> Iterator[tuple[str, bytes | None, str | None]]:
     """(input label, code bytes or None, error) for every code the user gave."""
     for i, text in enumerate(args.text or []):
-        yield (f"text:{i + 1}" if len(args.text) > 1 else "text", text.encode("utf-8", "surrogateescape"), None)
+        yield (
+            f"text:{i + 1}" if len(args.text) > 1 else "text",
+            text.encode("utf-8", "surrogateescape"),
+            None,
+        )
     if args.text_file:
-        raw = sys.stdin.buffer.read() if args.text_file == "-" else read_input_file(args.text_file, "text file")
+        raw = (
+            sys.stdin.buffer.read() if args.text_file == "-" else read_input_file(args.text_file, "text file")
+        )
         for n, line in enumerate(raw.split(b"\n"), start=1):
             if line.strip():
                 yield (f"{args.text_file}:{n}", line.rstrip(b"\r"), None)
@@ -111,7 +119,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def _human(out: dict) -> str:
     mark = "VALID  " if out["valid"] else "INVALID"
     holder = out["holder"]
-    bits = [out["format"], out["issuer"] or "", out["colour"] or "", holder.get("name") or "", holder.get("id_number") or ""]
+    bits = [
+        out["format"],
+        out["issuer"] or "",
+        out["colour"] or "",
+        holder.get("name") or "",
+        holder.get("id_number") or "",
+    ]
     line = f"{mark} {out['input']}: " + " ".join(b for b in bits if b)
     if out["reasons"]:
         line += "  [" + ", ".join(out["reasons"]) + "]"
@@ -134,7 +148,9 @@ def cmd_trust_import(args: argparse.Namespace) -> int:
         try:
             if args.format == "dsc-list":
                 if not args.signing_key:
-                    raise UsageError("--format dsc-list needs --signing-key PEM (the list signer's public key)")
+                    raise UsageError(
+                        "--format dsc-list needs --signing-key PEM (the list signer's public key)"
+                    )
                 key = public_key_from_pem(read_input_file(args.signing_key, "signing key"))
                 source = sources.dsc_list(data, key, args.valid_hours)
             elif args.format == "vci-snapshot":
@@ -153,9 +169,13 @@ def cmd_trust_import(args: argparse.Namespace) -> int:
                 crls = [p.read_bytes() for p in sorted(crl_dir.glob("*.json"))] if crl_dir.is_dir() else []
                 source = sources.jwks(data, args.issuer, crls, now, args.valid_hours)
             elif args.format == "phic-bundle":
-                pem = read_input_file(args.root_key, "root key") if args.root_key else store.pinned("phic-root")
+                pem = (
+                    read_input_file(args.root_key, "root key") if args.root_key else store.pinned("phic-root")
+                )
                 if pem is None:
-                    raise UsageError("--format phic-bundle needs --root-key PEM the first time (it is then pinned)")
+                    raise UsageError(
+                        "--format phic-bundle needs --root-key PEM the first time (it is then pinned)"
+                    )
                 source = sources.phic_bundle(data, public_key_from_pem(pem))
                 store.pin("phic-root", spki_pem(public_key_from_pem(pem).spki_der()))
             else:
@@ -321,7 +341,7 @@ def cmd_issuer_paper(args: argparse.Namespace) -> int:
         id_type=args.id_type,
         valid_hours=args.valid_days * 24,
     )
-    write_paper(minted, key.iss, args.out, issuer_name=args.issuer_name)
+    write_paper(minted, key.iss, args.out, issuer_name=args.issuer_name, colour=args.color)
     print(f"wrote {args.out}")
     return 0
 
@@ -350,7 +370,12 @@ def cmd_decode(args: argparse.Namespace) -> int:
     for path in args.images:
         try:
             payloads = decode_image(path)
-            out = {"image": path, "payloads": [{"text": p.text, "bytes_b64": base64.b64encode(p.bytes).decode()} for p in payloads]}
+            out = {
+                "image": path,
+                "payloads": [
+                    {"text": p.text, "bytes_b64": base64.b64encode(p.bytes).decode()} for p in payloads
+                ],
+            }
         except ImageError as exc:
             out, status = {"image": path, "payloads": [], "error": str(exc)}, 1
         if args.json:
@@ -393,7 +418,9 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--certificate", help="vci-snapshot: the signer's certificate")
     ti.add_argument("--issuer", help="jwks: the issuer URL the cards carry as iss")
     ti.add_argument("--root-key", help="phic-bundle: the deployment root key PEM (public or private), pinned")
-    ti.add_argument("--valid-hours", type=int, help="for lists without their own expiry: hours of use after signing")
+    ti.add_argument(
+        "--valid-hours", type=int, help="for lists without their own expiry: hours of use after signing"
+    )
     ti.add_argument("--at", help=argparse.SUPPRESS)
     ti.add_argument("--data-dir")
     ti.add_argument("file", metavar="FILE")
@@ -418,7 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     sg.add_argument("--color", "--colour", dest="color", required=True, choices=["green", "yellow", "red"])
     sg.add_argument("--type", default="d", choices=["d", "p", "a"], help="dynamic, paper or assisted code")
     sg.add_argument("--name", required=True, help="holder name (stored masked)")
-    sg.add_argument("--id-type", default="01", help="01 resident ID, 02 passport, 03/04 travel permits, 05, 99")
+    sg.add_argument(
+        "--id-type", default="01", help="01 resident ID, 02 passport, 03/04 travel permits, 05, 99"
+    )
     sg.add_argument("--id-number", required=True)
     sg.add_argument("--valid-hours", type=float)
     sg.add_argument("--not-before", help="ISO 8601 issue time (default now)")

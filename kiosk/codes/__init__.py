@@ -30,7 +30,9 @@ def _clean(data: bytes | str) -> bytes:
 
 
 def detect_format(data: bytes | str) -> Format:
-    data = _clean(data)
+    if isinstance(data, str):
+        data = _clean(data)
+    data = data.lstrip()
     if data.startswith(phic.PREFIX):
         return Format.PHIC
     if data.startswith(dcc.PREFIX):

@@ -117,13 +117,19 @@ def _validator(filename: str) -> Any:
     return jsonschema_rs.validator_for(json.loads(text), validate_formats=False)
 
 
-def schema_errors(dcc_json: Any) -> list[str]:
-    """Schema violations of a DCC JSON object, judged by the schema of its own `ver`."""
-    ver = dcc_json.get("ver") if isinstance(dcc_json, dict) else None
+def schema_errors(dcc: Any) -> list[str]:
+    """Schema violations of a DCC payload, judged by the schema of its own `ver`. Plain JSON values
+    are validated as they are; CBOR-only values (dates, byte strings, integer keys) go through
+    `to_json` first."""
+    ver = dcc.get("ver") if isinstance(dcc, Mapping) else None
     if not isinstance(ver, str):
         return ["no ver"]
+    validator = _validator(SCHEMAS.get(ver, NEWEST_SCHEMA))
     try:
-        return [e.message for e in _validator(SCHEMAS.get(ver, NEWEST_SCHEMA)).iter_errors(dcc_json)][:5]
+        try:
+            return [e.message for e in validator.iter_errors(dcc)][:5]
+        except ValueError:  # a value JSON has no type for
+            return [e.message for e in validator.iter_errors(to_json(dcc))][:5]
     except (ValueError, TypeError, RecursionError) as exc:
         return [str(exc)]
 
@@ -251,7 +257,7 @@ def verify_message(msg: cose.Sign1, ring: KeyRing, now: float, *, skew: int = DE
         result.fail(Reason.PAYLOAD_INVALID)
         return result
     kind = cert_type(dcc)
-    result.checks.decode = kind is not None and not schema_errors(to_json(dcc))
+    result.checks.decode = kind is not None and not schema_errors(dcc)
     if not result.checks.decode:
         result.fail(Reason.PAYLOAD_INVALID)
     result.code_type = kind
@@ -260,17 +266,25 @@ def verify_message(msg: cose.Sign1, ring: KeyRing, now: float, *, skew: int = DE
         result.issuer = iss
     result.holder = Holder(name=holder_name(dcc))
     result.claims = dcc
-    check_window(result, claims.get(CLAIM_IAT), claims.get(CLAIM_EXP), now, skew)
-    if key is not None:
-        if key.usages is not None and kind not in key.usages:
-            result.fail(Reason.KEY_USAGE)
-        # The signer certificate must cover the code's whole life (as the EU reference harness checks).
-        if result.checks.validity_window and (
-            (key.not_before is not None and result.issued_at < key.not_before)
-            or (key.not_after is not None and result.expires_at > key.not_after)
-        ):
-            result.checks.validity_window = False
-            result.fail(Reason.KEY_NOT_AUTHORIZED)
-        if key.source_valid_until is not None and now > key.source_valid_until:
-            result.fail(Reason.TRUST_STALE)
+    iat, exp = claims.get(CLAIM_IAT), claims.get(CLAIM_EXP)
+    check_window(result, iat, exp, now, skew)
+    # Key usage and the signer's period are judged against the verified key or, when the signature
+    # failed, against the certificate(s) the kid names: a bad signature does not hide them either.
+    signers = [key] if key is not None else ring.keys(Format.DCC, kid)
+    if signers and all(k.usages is not None and kind not in k.usages for k in signers):
+        result.fail(Reason.KEY_USAGE)
+    # The signer certificate must cover the code's whole life (as the EU reference harness checks),
+    # compared unrounded: a fractional exp just past notAfter is outside it.
+    if (
+        signers
+        and result.checks.validity_window
+        and not any(
+            (k.not_before is None or k.not_before <= iat) and (k.not_after is None or exp <= k.not_after)
+            for k in signers
+        )
+    ):
+        result.checks.validity_window = False
+        result.fail(Reason.KEY_NOT_AUTHORIZED)
+    if key is not None and key.source_valid_until is not None and now > key.source_valid_until:
+        result.fail(Reason.TRUST_STALE)
     return result

@@ -7,10 +7,12 @@ card's `rid` against the issuer's per-kid list.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
+import orjson
 
 from kiosk.codes import cose
 from kiosk.codes.keyring import KeyRing
@@ -22,8 +24,7 @@ from kiosk.crypto.keys import b64url_decode
 PREFIX = b"shc:/"
 HEALTH_CARD = "https://smarthealth.cards#health-card"
 MAX_CHUNKS = 20
-_CHUNK = re.compile(rb"shc:/(?:(\d{1,2})/(\d{1,2})/)?(\d+)\Z")
-_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\Z")
+_CHUNK = re.compile(rb"shc:/(?:(\d{1,2})/(\d{1,2})/)?")
 
 
 class ShcError(ValueError):
@@ -39,22 +40,34 @@ class Chunk:
 
 def parse_chunk(data: bytes) -> Chunk:
     m = _CHUNK.match(data)
-    if not m:
+    digits = data[m.end() :] if m else b""
+    if not (digits.isdigit() and digits.isascii()):
         raise ShcError("not shc:/ numeric text")
     index, total = (int(m[1]), int(m[2])) if m[1] else (1, 1)
     if not (1 <= index <= total <= MAX_CHUNKS):
         raise ShcError(f"bad chunk numbering {index}/{total}")
-    return Chunk(index, total, m[3])
+    return Chunk(index, total, digits)
+
+
+def _pair_table() -> np.ndarray:
+    """Every two-byte digit pair, read as a little-endian uint16, -> its JWS character (255: invalid)."""
+    table = np.full(65536, 255, dtype=np.uint8)
+    for value in range(78):
+        table[ord(str(value // 10)) | ord(str(value % 10)) << 8] = value + 45
+    return table
+
+
+_PAIRS = _pair_table()
 
 
 def numeric_to_jws(digits: bytes) -> str:
-    """Each pair of digits is one character: chr(int(pair) + 45)."""
+    """Each pair of digits is one character: chr(int(pair) + 45); one table look-up per pair."""
     if len(digits) % 2:
         raise ShcError("odd number of digits")
-    codes = [int(digits[i : i + 2]) for i in range(0, len(digits), 2)]
-    if any(c > 77 for c in codes):
+    chars = _PAIRS.take(np.frombuffer(digits, dtype="<u2")).tobytes()
+    if b"\xff" in chars:
         raise ShcError("digit pair out of range")
-    return "".join(chr(c + 45) for c in codes)
+    return chars.decode("ascii")
 
 
 def jws_to_numeric(jws: str) -> str:
@@ -109,10 +122,11 @@ def verify_jws(jws: str, ring: KeyRing, now: float, *, skew: int = DEFAULT_SKEW)
     """Verify a compact JWS as carried by a SMART Health Card. Pure: no I/O."""
     result = Verification(Format.SHC)
     try:
-        if not _JWS.match(jws):
+        parts = jws.split(".")
+        if len(parts) != 3:
             raise ShcError("not a compact JWS")
-        head_b64, body_b64, sig_b64 = jws.split(".")
-        header = json.loads(b64url_decode(head_b64))
+        head_b64, body_b64, sig_b64 = parts
+        header = orjson.loads(b64url_decode(head_b64))
         if not isinstance(header, dict) or header.get("zip") != "DEF":
             raise ShcError("JWS header must say zip DEF")
         body = cose.inflate(b64url_decode(body_b64), raw=True)
@@ -128,8 +142,8 @@ def verify_jws(jws: str, ring: KeyRing, now: float, *, skew: int = DEFAULT_SKEW)
     key = check_signature(result, ring, Format.SHC, kid.encode() if kid else None, alg, signature, tbs)
 
     try:
-        claims = json.loads(body)
-    except (ValueError, RecursionError):
+        claims = orjson.loads(body)
+    except ValueError:  # orjson refuses invalid UTF-8 and nesting past 1024 levels
         claims = None
     vc = claims.get("vc") if isinstance(claims, dict) else None
     subject = vc.get("credentialSubject") if isinstance(vc, dict) else None

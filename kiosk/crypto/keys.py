@@ -8,6 +8,7 @@ and SM2). `verify` returns a bool and never raises for a bad signature.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
 from dataclasses import dataclass
@@ -166,10 +167,16 @@ def spki_pem(spki_der: bytes) -> bytes:
     return b"-----BEGIN PUBLIC KEY-----\n" + lines + b"\n-----END PUBLIC KEY-----\n"
 
 
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def b64url_decode(text: str | bytes) -> bytes:
+    """Strict unpadded base64url: any character outside the alphabet raises ValueError."""
     if isinstance(text, str):
-        text = text.encode("ascii")
-    return base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
+        text = text.encode("ascii")  # UnicodeEncodeError is a ValueError
+    if b"+" in text or b"/" in text or b"=" in text:
+        raise ValueError("not base64url")
+    return binascii.a2b_base64(text.translate(_URLSAFE) + b"=" * (-len(text) % 4), strict_mode=True)
 
 
 def b64url_encode(data: bytes) -> str:

@@ -33,7 +33,10 @@ def make_bundle(
         "issued_at": issued_at,
         "valid_until": issued_at + int(valid_hours * 3600),
         "issuers": [
-            {"iss": iss, "name": (names or {}).get(iss, f"Issuer {iss}"), "keys": keys} for iss, keys in by_iss.items()
+            {"iss": iss, "name": (names or {}).get(iss, f"Issuer {iss}"), "keys": keys}
+            for iss, keys in by_iss.items()
         ],
     }
-    return sign_compact(json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(), root.key, typ="phic-bundle+jws")
+    return sign_compact(
+        json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(), root.key, typ="phic-bundle+jws"
+    )

@@ -41,7 +41,9 @@ class IssuerKey:
 def check_region(iss: str) -> str:
     region = iss.split("/", 1)[0]
     if len(region) != 6 or not region.isdigit():
-        raise IssuerKeyError(f"--iss {iss!r}: expected a 6-digit administrative division code, e.g. 440000 or 440000/org")
+        raise IssuerKeyError(
+            f"--iss {iss!r}: expected a 6-digit administrative division code, e.g. 440000 or 440000/org"
+        )
     return iss
 
 
@@ -83,7 +85,9 @@ def load(path: str | Path) -> IssuerKey:
     role = headers.get("Kiosk-Role", "issuer")
     iss = headers.get("Kiosk-Issuer", "ROOT" if role == "root" else "")
     if role != "root" and not iss:
-        raise IssuerKeyError(f"{path}: no Kiosk-Issuer line; make issuer keys with `kiosk issuer keygen --iss CODE`")
+        raise IssuerKeyError(
+            f"{path}: no Kiosk-Issuer line; make issuer keys with `kiosk issuer keygen --iss CODE`"
+        )
     return IssuerKey(key, iss, role)
 
 

@@ -101,7 +101,13 @@ def mint(
         body["nt"] = {"r": 0 if test_result == "negative" else 1, "at": int(test_at)}
     if risk_area is not None:
         body["ra"] = risk_area
-    claims = {phic.CLAIM_ISS: key.iss, phic.CLAIM_IAT: iat, phic.CLAIM_EXP: exp, phic.CLAIM_CTI: cti, phic.CLAIM_PHIC: body}
+    claims = {
+        phic.CLAIM_ISS: key.iss,
+        phic.CLAIM_IAT: iat,
+        phic.CLAIM_EXP: exp,
+        phic.CLAIM_CTI: cti,
+        phic.CLAIM_PHIC: body,
+    }
     protected = {1: ALG_TO_COSE[key.key.alg], 4: key.kid}
     message = cose.encode_sign1(protected, cbor2.dumps(claims), key.key.sign)
     text = phic.PREFIX.decode() + b45encode(zlib.compress(message, 9))

@@ -111,7 +111,9 @@ def dsc_list(data: bytes, signing_key: VerifyKey, valid_hours: int | None = None
     except ValueError:
         raise TrustError("DSC list: the first line is not base64") from None
     if not signing_key.verify(signature, rest):
-        raise TrustError("DSC list: signature does not verify with the list signing key (tampered or wrong key)")
+        raise TrustError(
+            "DSC list: signature does not verify with the list signing key (tampered or wrong key)"
+        )
     doc = _json(rest, "DSC list")
     certs = doc.get("certificates") if isinstance(doc, dict) else None
     if not isinstance(certs, list):
@@ -136,8 +138,15 @@ def dsc_list(data: bytes, signing_key: VerifyKey, valid_hours: int | None = None
         not_before, not_after = dcc.certificate_validity(der)
         source.keys.append(
             KeyEntry(
-                Format.DCC, kid, country, spki, key.alg, cert=der, usages=dcc.certificate_usages(der),
-                not_before=not_before, not_after=not_after,
+                Format.DCC,
+                kid,
+                country,
+                spki,
+                key.alg,
+                cert=der,
+                usages=dcc.certificate_usages(der),
+                not_before=not_before,
+                not_after=not_after,
             )
         )
     if not source.keys:
@@ -201,7 +210,9 @@ def vci_snapshot(data: bytes, signature: bytes, certificate: bytes, valid_hours:
             raise TrustError("VCI snapshot certificate does not hold an EC key")
         pub.verify(signature, data, ec.ECDSA(hashes.SHA512()))
     except InvalidSignature:
-        raise TrustError("VCI snapshot: signature does not verify (tampered file or wrong certificate)") from None
+        raise TrustError(
+            "VCI snapshot: signature does not verify (tampered file or wrong certificate)"
+        ) from None
     except ValueError as exc:
         raise TrustError(f"VCI snapshot: bad certificate or signature: {exc}") from None
     doc = _json(data, "VCI snapshot")
@@ -229,12 +240,16 @@ def vci_snapshot(data: bytes, signature: bytes, certificate: bytes, valid_hours:
     return source
 
 
-def jwks(data: bytes, issuer: str, crls: list[bytes] = (), now: int = 0, valid_hours: int | None = None) -> Source:
+def jwks(
+    data: bytes, issuer: str, crls: list[bytes] = (), now: int = 0, valid_hours: int | None = None
+) -> Source:
     """One issuer's `/.well-known/jwks.json`, trusted by the operator pinning it to `issuer`, and that
     issuer's revocation lists (`/.well-known/crl/<kid>.json`)."""
     _check_size(data, "JWKS")
     if not issuer.startswith("https://") or issuer.endswith("/"):
-        raise TrustError("--issuer must be the issuer's https:// URL, exactly as cards carry it, without a trailing /")
+        raise TrustError(
+            "--issuer must be the issuer's https:// URL, exactly as cards carry it, without a trailing /"
+        )
     source = Source(
         f"jwks:{issuer}",
         "jwks",
@@ -289,7 +304,9 @@ def phic_bundle(data: bytes, root_key: VerifyKey) -> Source:
                 if k.get("alg", key.alg) != key.alg:
                     raise TrustError(f"kid {k['kid']}: alg {k.get('alg')} does not match the {key.alg} key")
                 types = k.get("code_types")
-                if types is not None and not (isinstance(types, list) and all(t in ("d", "p", "a") for t in types)):
+                if types is not None and not (
+                    isinstance(types, list) and all(t in ("d", "p", "a") for t in types)
+                ):
                     raise TrustError(f"kid {k['kid']}: bad code_types")
                 nb, na = k.get("not_before"), k.get("not_after")
                 if not all(v is None or type(v) is int for v in (nb, na)):

@@ -103,7 +103,9 @@ class TrustStore:
         current = self.pinned(name)
         if current is not None:
             if public_key_from_pem(current).spki_der() != public_key_from_pem(pem).spki_der():
-                raise TrustError(f"a different {name} is already pinned on this kiosk; re-provision to change it")
+                raise TrustError(
+                    f"a different {name} is already pinned on this kiosk; re-provision to change it"
+                )
             return
         self.db.execute("INSERT INTO pins VALUES (?, ?, ?)", (name, pem, int(time.time())))
 
@@ -114,26 +116,58 @@ class TrustStore:
         now = time.time() if now is None else now
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            old = self.db.execute("SELECT seq, signed_at, digest FROM sources WHERE name = ?", (source.name,)).fetchone()
+            old = self.db.execute(
+                "SELECT seq, signed_at, digest FROM sources WHERE name = ?", (source.name,)
+            ).fetchone()
             if old is not None:
                 old_seq, old_signed, old_digest = old
                 if source.seq is not None and old_seq is not None and source.seq < old_seq:
-                    raise TrustError(f"{source.name}: seq {source.seq} is older than seq {old_seq} in force (rollback refused)")
-                if source.seq is not None and old_seq is not None and source.seq == old_seq and source.digest != old_digest:
-                    raise TrustError(f"{source.name}: a different list with the same seq {old_seq} is already in force")
+                    raise TrustError(
+                        f"{source.name}: seq {source.seq} is older than seq {old_seq} in force (rollback refused)"
+                    )
+                if (
+                    source.seq is not None
+                    and old_seq is not None
+                    and source.seq == old_seq
+                    and source.digest != old_digest
+                ):
+                    raise TrustError(
+                        f"{source.name}: a different list with the same seq {old_seq} is already in force"
+                    )
                 if source.signed_at < old_signed:
-                    raise TrustError(f"{source.name}: signed earlier than the list in force (rollback refused)")
+                    raise TrustError(
+                        f"{source.name}: signed earlier than the list in force (rollback refused)"
+                    )
             self.db.execute("DELETE FROM sources WHERE name = ?", (source.name,))
             self.db.execute(
                 "INSERT INTO sources VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (source.name, source.format, source.seq, source.signed_at, source.valid_until, int(now),
-                 len(source.keys), source.digest),
+                (
+                    source.name,
+                    source.format,
+                    source.seq,
+                    source.signed_at,
+                    source.valid_until,
+                    int(now),
+                    len(source.keys),
+                    source.digest,
+                ),
             )
             self.db.executemany(
                 "INSERT INTO keys VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (source.name, str(k.format), k.kid, k.issuer, k.name, k.alg, k.spki, k.cert,
-                     ",".join(sorted(k.usages)) if k.usages is not None else None, k.not_before, k.not_after)
+                    (
+                        source.name,
+                        str(k.format),
+                        k.kid,
+                        k.issuer,
+                        k.name,
+                        k.alg,
+                        k.spki,
+                        k.cert,
+                        ",".join(sorted(k.usages)) if k.usages is not None else None,
+                        k.not_before,
+                        k.not_after,
+                    )
                     for k in source.keys
                 ],
             )
@@ -167,9 +201,16 @@ class TrustStore:
                 continue
             ring.add(
                 TrustedKey(
-                    Format(fmt), kid, key, issuer, source, nb, na,
+                    Format(fmt),
+                    kid,
+                    key,
+                    issuer,
+                    source,
+                    nb,
+                    na,
                     frozenset(usages.split(",")) if usages else (frozenset() if usages == "" else None),
-                    valid_until.get(source), name,
+                    valid_until.get(source),
+                    name,
                 )
             )
         for kid, rid, cutoff in self.db.execute("SELECT kid, rid, cutoff FROM shc_revocations"):

@@ -64,13 +64,11 @@ def _verify_inputs(args: argparse.Namespace) -> Iterator[tuple[str, bytes | None
             text.encode("utf-8", "surrogateescape"),
             None,
         )
-    if args.text_file:
-        raw = (
-            sys.stdin.buffer.read() if args.text_file == "-" else read_input_file(args.text_file, "text file")
-        )
+    for text_file in args.text_file or []:
+        raw = sys.stdin.buffer.read() if text_file == "-" else read_input_file(text_file, "text file")
         for n, line in enumerate(raw.split(b"\n"), start=1):
             if line.strip():
-                yield (f"{args.text_file}:{n}", line.rstrip(b"\r"), None)
+                yield (f"{text_file}:{n}", line.rstrip(b"\r"), None)
     if args.images:
         from drivers.scanner.decode import ImageError, decode_image
 
@@ -398,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="verify health codes from images or text")
     v.add_argument("images", nargs="*", metavar="IMAGE")
     v.add_argument("--text", action="append", help="code text (may be repeated)")
-    v.add_argument("--text-file", help="one code per line ('-' for standard input)")
+    v.add_argument("--text-file", action="append", help="one code per line ('-' for standard input; may be repeated)")
     v.add_argument("--json", action="store_true", help="one JSON object per input")
     v.add_argument("--at", help="verify as of this ISO 8601 time instead of now")
     v.add_argument("--data-dir")

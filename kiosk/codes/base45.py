@@ -10,12 +10,13 @@ import numpy as np
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 # Characters outside the alphabet map to a value so large that their group fails the range check:
-# one comparison then covers both errors.
+# one comparison then covers both errors. int64, not int32: a group of two or three such characters
+# (up to 2071 << 20) would overflow int32, wrap negative and pass the check.
 _INVALID = 1 << 20
-_TABLE = np.full(256, _INVALID, dtype=np.int32)
+_TABLE = np.full(256, _INVALID, dtype=np.int64)
 for _i, _c in enumerate(ALPHABET):
     _TABLE[ord(_c)] = _i
-_WEIGHTS = np.array([1, 45, 2025], dtype=np.int32)
+_WEIGHTS = np.array([1, 45, 2025], dtype=np.int64)
 _ENCODE = np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)
 
 

@@ -37,10 +37,19 @@ def inflate(data: bytes, *, raw: bool = False, limit: int = MAX_INFLATED) -> byt
     return out
 
 
+def _refuse_shared(decoder: Any) -> Any:
+    raise cbor2.CBORDecodeError("shared references (tags 28/29) are not allowed")
+
+
+# Tags 28/29 let a few bytes build a cyclic structure (a list containing itself) that anything
+# walking the claims (to_json, json.dumps, rules) would recurse on forever. No health code uses them.
+_NO_SHARED_REFS = {28: _refuse_shared, 29: _refuse_shared}
+
+
 def loads(data: bytes) -> Any:
     """CBOR decode of untrusted bytes: any failure (including deep nesting) becomes CoseError."""
     try:
-        return cbor2.loads(data)
+        return cbor2.loads(data, semantic_decoders=_NO_SHARED_REFS)
     except RecursionError:
         raise CoseError("CBOR nested too deeply") from None
     except Exception as exc:  # cbor2 raises many types for malformed input
@@ -60,8 +69,8 @@ def _bstr_head(n: int) -> bytes:
 @dataclass(slots=True)
 class Sign1:
     protected_raw: bytes
-    protected: dict
-    unprotected: dict
+    protected: Mapping
+    unprotected: Mapping
     payload: bytes
     signature: bytes
 
@@ -111,7 +120,7 @@ def parse_sign1(data: bytes) -> Sign1:
     protected = loads(protected_raw) if protected_raw else {}
     if not isinstance(protected, Mapping):
         raise CoseError("COSE_Sign1 protected header must encode a map")
-    return Sign1(protected_raw, dict(protected), dict(unprotected), payload, signature)
+    return Sign1(protected_raw, protected, unprotected, payload, signature)
 
 
 def encode_sign1(

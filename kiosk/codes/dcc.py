@@ -127,9 +127,11 @@ def schema_errors(dcc: Any) -> list[str]:
     validator = _validator(SCHEMAS.get(ver, NEWEST_SCHEMA))
     try:
         try:
-            return [e.message for e in validator.iter_errors(dcc)][:5]
+            if validator.is_valid(dcc):  # the common case, without building error objects
+                return []
         except ValueError:  # a value JSON has no type for
-            return [e.message for e in validator.iter_errors(to_json(dcc))][:5]
+            dcc = to_json(dcc)
+        return [e.message for e in validator.iter_errors(dcc)][:5]
     except (ValueError, TypeError, RecursionError) as exc:
         return [str(exc)]
 
@@ -264,6 +266,9 @@ def verify_message(msg: cose.Sign1, ring: KeyRing, now: float, *, skew: int = DE
     iss = claims.get(CLAIM_ISS)
     if isinstance(iss, str):
         result.issuer = iss
+    elif CLAIM_ISS in claims:  # optional, but when present the issuing country as text
+        result.checks.decode = False
+        result.fail(Reason.PAYLOAD_INVALID)
     result.holder = Holder(name=holder_name(dcc))
     result.claims = dcc
     iat, exp = claims.get(CLAIM_IAT), claims.get(CLAIM_EXP)

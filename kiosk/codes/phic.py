@@ -34,11 +34,13 @@ def _check_phic_map(phic: Any) -> bool:
         return False
     ok = (
         phic["v"] == "1.0"
+        and isinstance(phic["t"], str)  # `in` on a dict/set raises TypeError for a list or map
         and phic["t"] in CODE_TYPES
         and type(phic["c"]) is int
         and phic["c"] in COLOURS
         and isinstance(phic["n"], str)
         and 0 < len(phic["n"]) <= MAX_TEXT
+        and isinstance(phic["it"], str)
         and phic["it"] in ID_TYPES
         and isinstance(phic["im"], str)
         and 0 < len(phic["im"]) <= MAX_TEXT

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from kiosk.codes.keyring import KeyRing, TrustedKey
 from kiosk.codes.model import Format, Reason, Verification
 from kiosk.crypto.keys import COSE_ALGS
@@ -39,12 +41,19 @@ def cose_alg(value: object) -> str | None:
     return COSE_ALGS.get(value) if isinstance(value, int) else None
 
 
+def is_numeric_date(value: object) -> bool:
+    """An int (not bool) or a finite float. NaN and ±inf (CBOR floats) are refused: int() of them
+    raises, and NaN compares false both ways, so it would pass any window."""
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, float) and math.isfinite(value)
+    )
+
+
 def check_window(
     result: Verification, iat: object, exp: object, now: float, skew: int = DEFAULT_SKEW
 ) -> None:
-    """iat - skew <= now <= exp; a missing or non-numeric date fails the window."""
-    iat_ok = isinstance(iat, int | float) and not isinstance(iat, bool)
-    exp_ok = isinstance(exp, int | float) and not isinstance(exp, bool)
+    """iat - skew <= now <= exp; a missing, non-numeric or non-finite date fails the window."""
+    iat_ok, exp_ok = is_numeric_date(iat), is_numeric_date(exp)
     result.issued_at = int(iat) if iat_ok else None
     result.expires_at = int(exp) if exp_ok else None
     if not (iat_ok and exp_ok):

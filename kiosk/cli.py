@@ -396,7 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="verify health codes from images or text")
     v.add_argument("images", nargs="*", metavar="IMAGE")
     v.add_argument("--text", action="append", help="code text (may be repeated)")
-    v.add_argument("--text-file", action="append", help="one code per line ('-' for standard input; may be repeated)")
+    v.add_argument(
+        "--text-file", action="append", help="one code per line ('-' for standard input; may be repeated)"
+    )
     v.add_argument("--json", action="store_true", help="one JSON object per input")
     v.add_argument("--at", help="verify as of this ISO 8601 time instead of now")
     v.add_argument("--data-dir")

@@ -37,7 +37,7 @@ def verify_compact(token: bytes | str, key: VerifyKey) -> tuple[dict, bytes]:
         header = json.loads(b64url_decode(parts[0]))
         payload = b64url_decode(parts[1])
         signature = b64url_decode(parts[2])
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: a header nested thousands deep
         raise JwsError(f"malformed JWS: {exc}") from None
     if not isinstance(header, dict):
         raise JwsError("JWS header is not an object")

@@ -174,6 +174,8 @@ def b64url_decode(text: str | bytes) -> bytes:
     """Strict unpadded base64url: any character outside the alphabet raises ValueError."""
     if isinstance(text, str):
         text = text.encode("ascii")  # UnicodeEncodeError is a ValueError
+    elif not isinstance(text, bytes | bytearray):  # e.g. a JWK "x" that is a JSON list or object
+        raise TypeError(f"base64url text must be str or bytes, not {type(text).__name__}")
     if b"+" in text or b"/" in text or b"=" in text:
         raise ValueError("not base64url")
     return binascii.a2b_base64(text.translate(_URLSAFE) + b"=" * (-len(text) % 4), strict_mode=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -29,6 +29,7 @@ from kiosk.crypto.keys import (
 
 MAX_LIST = 64 * 1024 * 1024  # bytes; the real DSC list is 4 MB
 HOUR = 3600
+INT64 = 2**63  # the store keeps times and sequence numbers in 64-bit SQLite integers
 # How long a list without its own expiry may be used after it was signed (policy may be stricter).
 DEFAULT_VALID_HOURS = {"dsc-list": 7 * 24, "vci-snapshot": 30 * 24, "jwks": 30 * 24}
 
@@ -90,6 +91,18 @@ def _check_size(data: bytes, what: str) -> None:
         raise TrustError(f"{what} is empty")
 
 
+def _is_text(value: Any) -> bool:
+    """A str the store can write. JSON allows lone surrogate escapes ("\\udc00"); UTF-8, and so
+    SQLite, does not."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _digest(*parts: bytes) -> str:
     h = hashlib.sha256()
     for p in parts:
@@ -127,7 +140,7 @@ def dsc_list(data: bytes, signing_key: VerifyKey, valid_hours: int | None = None
             kid = base64.b64decode(entry["kid"], validate=True)
             der = base64.b64decode(entry["rawData"], validate=True)
             country = entry["country"]
-            if not isinstance(country, str) or not (2 <= len(country) <= 3):
+            if not _is_text(country) or not (2 <= len(country) <= 3):
                 raise TrustError(f"bad country {country!r}")
             newest = max(newest, _parse_time(entry.get("timestamp"), "timestamp"))
             spki = dcc.spki_from_certificate(der)
@@ -185,14 +198,17 @@ def _crl_rows(crl: Any, iss: str, source: Source) -> None:
         source.skipped.append(f"{iss}: revocation list is not a rid list")
         return
     kid = crl.get("kid")
-    if not isinstance(kid, str):
+    if not _is_text(kid):
         source.skipped.append(f"{iss}: revocation list without kid")
         return
     for item in crl["rids"]:
-        if not isinstance(item, str) or not item:
+        if not _is_text(item) or not item:
             continue
         rid, _, cutoff = item.partition(".")
-        source.shc_revocations.append((kid, rid, int(cutoff) if cutoff.isdigit() else None))
+        # str.isdigit() also accepts "²" (int() refuses it); the store keeps 64-bit integers. A cutoff
+        # that cannot be read revokes the rid outright (None), as a non-numeric one always did.
+        readable = cutoff.isascii() and cutoff.isdigit() and len(cutoff) <= 18
+        source.shc_revocations.append((kid, rid, int(cutoff) if readable else None))
 
 
 def vci_snapshot(data: bytes, signature: bytes, certificate: bytes, valid_hours: int | None = None) -> Source:
@@ -213,7 +229,7 @@ def vci_snapshot(data: bytes, signature: bytes, certificate: bytes, valid_hours:
         raise TrustError(
             "VCI snapshot: signature does not verify (tampered file or wrong certificate)"
         ) from None
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion, UnsupportedAlgorithm) as exc:
         raise TrustError(f"VCI snapshot: bad certificate or signature: {exc}") from None
     doc = _json(data, "VCI snapshot")
     infos = doc.get("issuerInfo") if isinstance(doc, dict) else None
@@ -231,11 +247,16 @@ def vci_snapshot(data: bytes, signature: bytes, certificate: bytes, valid_hours:
     for info in infos:
         issuer = info.get("issuer") if isinstance(info, dict) else None
         iss = issuer.get("iss") if isinstance(issuer, dict) else None
-        if not isinstance(iss, str):
+        if not _is_text(iss):
             source.skipped.append("issuer entry without iss")
             continue
-        _jwks_keys({"keys": info.get("keys")}, iss, issuer.get("name"), source)
-        for crl in info.get("crls") or []:
+        name = issuer.get("name")
+        _jwks_keys({"keys": info.get("keys")}, iss, name if _is_text(name) else None, source)
+        crls = info.get("crls") or []
+        if not isinstance(crls, list):
+            source.skipped.append(f"{iss}: crls is not an array")
+            continue
+        for crl in crls:
             _crl_rows(crl, iss, source)
     return source
 
@@ -282,8 +303,8 @@ def phic_bundle(data: bytes, root_key: VerifyKey) -> Source:
     if not isinstance(doc, dict):
         raise TrustError("PHIC bundle: payload is not an object")
     seq, issued_at, valid_until = doc.get("seq"), doc.get("issued_at"), doc.get("valid_until")
-    if not all(type(v) is int and v >= 0 for v in (seq, issued_at, valid_until)):
-        raise TrustError("PHIC bundle: seq, issued_at and valid_until must be non-negative integers")
+    if not all(type(v) is int and 0 <= v < INT64 for v in (seq, issued_at, valid_until)):
+        raise TrustError("PHIC bundle: seq, issued_at and valid_until must be non-negative 64-bit integers")
     if valid_until <= issued_at:
         raise TrustError("PHIC bundle: valid_until is not after issued_at")
     issuers = doc.get("issuers")
@@ -292,10 +313,19 @@ def phic_bundle(data: bytes, root_key: VerifyKey) -> Source:
     source = Source("phic-bundle", "phic-bundle", issued_at, valid_until, seq, _digest(data))
     for issuer in issuers:
         try:
-            iss = issuer["iss"]
-            if not isinstance(iss, str) or not iss[:6].isdigit():
+            if not isinstance(issuer, dict):
+                raise TrustError("issuer entry is not an object")
+            iss = issuer.get("iss")
+            if not _is_text(iss) or not iss[:6].isdigit():
                 raise TrustError(f"iss {iss!r} is not a region code")
-            for k in issuer["keys"]:
+            keys = issuer.get("keys")
+            if not isinstance(keys, list):
+                raise TrustError(f"{iss}: keys is not an array")
+            for k in keys:
+                if not isinstance(k, dict):
+                    raise TrustError(f"{iss}: key entry is not an object")
+                if not (isinstance(k.get("kid"), str) and isinstance(k.get("spki"), str)):
+                    raise TrustError(f"{iss}: key entry needs kid (hex) and spki (base64) strings")
                 spki = base64.b64decode(k["spki"], validate=True)
                 key = public_key_from_spki(spki)
                 kid = bytes.fromhex(k["kid"])
@@ -309,8 +339,8 @@ def phic_bundle(data: bytes, root_key: VerifyKey) -> Source:
                 ):
                     raise TrustError(f"kid {k['kid']}: bad code_types")
                 nb, na = k.get("not_before"), k.get("not_after")
-                if not all(v is None or type(v) is int for v in (nb, na)):
-                    raise TrustError(f"kid {k['kid']}: not_before/not_after must be integers")
+                if not all(v is None or (type(v) is int and -INT64 <= v < INT64) for v in (nb, na)):
+                    raise TrustError(f"kid {k['kid']}: not_before/not_after must be 64-bit integers")
                 source.keys.append(
                     KeyEntry(
                         Format.PHIC,

@@ -28,7 +28,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "==> creating .venv"
   python3 -m venv .venv
 fi
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+stamp=.venv/.installed-$(cat pyproject.toml setup.py kiosk/codes/_base45.c | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
   echo "==> installing the kiosk into .venv"
   .venv/bin/python -m pip install -q --upgrade pip

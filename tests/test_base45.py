@@ -45,3 +45,33 @@ def test_garbage_decodes_canonically_or_raises_base45error(text: str) -> None:
     except Base45Error:
         return
     assert b45encode(raw) == text
+
+
+def test_c_decoder_is_built() -> None:
+    """setup.py builds the C decoder on every supported machine (gcc and python3-dev are installed)."""
+    from kiosk.codes import base45
+
+    assert base45._c_decode is not None
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:a\x00\xff:GW", max_size=400))
+def test_c_and_numpy_decoders_agree(text: str) -> None:
+    from kiosk.codes import base45
+
+    if base45._c_decode is None:
+        pytest.skip("C decoder not built")
+    data = text.encode("latin-1")
+    try:
+        expected = base45.b45decode_numpy(data)
+    except Base45Error:
+        with pytest.raises(Base45Error):
+            b45decode(data)
+        return
+    assert b45decode(data) == expected
+
+
+@pytest.mark.parametrize(("raw", "text"), VECTORS)
+def test_numpy_decoder_vectors(raw: bytes, text: str) -> None:
+    from kiosk.codes import base45
+
+    assert base45.b45decode_numpy(text.encode()) == raw

@@ -1,7 +1,8 @@
-"""Base45 (RFC 9285), vectorised with numpy.
+"""Base45 (RFC 9285).
 
-The usual pure-Python decoder loops per character and costs more than the signature check it feeds;
-a table lookup plus array arithmetic decodes a 600-character code in a few microseconds.
+Decoding runs for every scanned PHIC and DCC, so it is native: a small C extension
+(`_base45.c`, built at install), else a numpy-vectorised decoder (a few microseconds). The usual
+pure-Python decoder loops per character and costs as much as the signature check it feeds.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ class Base45Error(ValueError):
     pass
 
 
+try:
+    from kiosk.codes._base45 import decode as _c_decode
+except ImportError:  # built without a C compiler: the numpy decoder serves
+    _c_decode = None
+
+
 def b45decode(data: bytes | str) -> bytes:
     """Decode Base45 text; raise `Base45Error` for characters outside the alphabet, a dangling
     single character, or a group whose value is too large."""
@@ -32,6 +39,16 @@ def b45decode(data: bytes | str) -> bytes:
             data = data.encode("ascii")
         except UnicodeEncodeError as exc:
             raise Base45Error("base45: non-ASCII character") from exc
+    if _c_decode is None:
+        return b45decode_numpy(data)
+    try:
+        return _c_decode(data)
+    except ValueError as exc:
+        raise Base45Error(str(exc)) from None
+
+
+def b45decode_numpy(data: bytes) -> bytes:
+    """The numpy decoder: the fallback, and the reference the C decoder is tested against."""
     n = len(data)
     if n % 3 == 1:
         raise Base45Error("base45: invalid length")

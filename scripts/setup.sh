@@ -10,6 +10,9 @@ SYSTEM_PACKAGES=(
   libssl3 openssl                        # system OpenSSL 3: SM2 signatures (libcrypto.so.3), interop tests
   fonts-noto-cjk                         # Chinese text on screens and paper codes
   poppler-utils                          # tests read back the paper-code PDFs (pdftotext, pdftoppm)
+  libzbar0                               # pyzbar, the scanner's second-opinion QR decoder
+  pcscd libpcsclite-dev swig             # PC/SC readers; pyscard builds from source against pcsclite
+  vsmartcard-vpcd                        # virtual PC/SC reader for the simulated contactless card
 )
 
 missing=()

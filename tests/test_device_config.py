@@ -97,7 +97,10 @@ def test_unreadable_files(tmp_path) -> None:
 @settings(max_examples=200, derandomize=True, deadline=None)
 @given(st.text(max_size=300))
 def test_random_text_is_a_config_or_a_config_error(text: str) -> None:
+    """Garbage never escapes as another exception type."""
     try:
-        parse(text)
-    except ConfigError:
-        pass
+        config = parse(text)
+    except ConfigError as exc:
+        assert str(exc)
+        return
+    assert isinstance(config, DevicesConfig)

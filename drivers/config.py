@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 BACKENDS = ("real", "sim")
+TERMINATORS = ("\r", "\n", "\r\n", "CR", "LF", "CRLF")
 
 
 class ConfigError(ValueError):
@@ -44,6 +45,7 @@ class SerialScannerConfig:
     terminator: str = "\r"  # what the module sends after each code: "\r", "\n" or "\r\n"
     max_length: int = 4096  # longer lines are dropped as garbage
     dedupe_seconds: float = 2.0
+    line_timeout: float = 2.0  # a partial line silent this long is dropped, never reported
 
 
 @dataclass(slots=True)
@@ -89,6 +91,11 @@ class GpioConfig:
     buzzer_pin: int = 23
     door_pin: int | None = 24  # None: no door sensor wired
     door_held_seconds: float = 10.0
+    lamps_active_high: bool = True  # False: lamps switched by an active-low relay board
+    buzzer_active_high: bool = True  # False: common 3-pin active-low buzzer modules
+    buzzer: str = "active"  # "active" (own oscillator) or "passive" (piezo driven with PWM tones)
+    door_open_high: bool = True  # NC contact to ground + pull-up: closed = low, open or cut wire = high
+    door_bounce_seconds: float = 0.05
 
 
 @dataclass(slots=True)
@@ -157,6 +164,10 @@ def _section(name: str, cls: type, raw: Any, source: str) -> Any:
     config = cls(**values)
     if config.backend not in BACKENDS:
         raise ConfigError(f'{source}: [{name}] backend must be "real" or "sim", not {config.backend!r}')
+    if name == "gpio" and config.buzzer not in ("active", "passive"):
+        raise ConfigError(f'{source}: [gpio] buzzer must be "active" or "passive", not {config.buzzer!r}')
+    if name == "serial_scanner" and config.terminator not in TERMINATORS:
+        raise ConfigError(f"{source}: [serial_scanner] terminator must be one of {', '.join(map(repr, TERMINATORS))}")
     return config
 
 

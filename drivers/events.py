@@ -21,6 +21,9 @@ class CodeScanned:
     raw: bytes
     at: float = field(default_factory=_now)
 
+    def __repr__(self) -> str:  # the payload is personal data: logs get its size only
+        return f"CodeScanned(source={self.source!r}, bytes={len(self.raw)})"
+
 
 @dataclass(frozen=True, slots=True)
 class IdCardRead:
@@ -39,6 +42,7 @@ class IdCardRead:
     valid_to: str  # YYYYMMDD or 长期
     card_type: str  # "resident", "foreign_permanent", "hk_macau_taiwan"
     photo: bytes = b""  # opaque WLT bytes, never decoded or stored
+    english_name: str = ""  # foreign permanent residence cards carry both names
     at: float = field(default_factory=_now)
 
     def __repr__(self) -> str:  # never print the personal data in logs

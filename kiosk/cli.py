@@ -359,6 +359,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_cli(args.prefixes, as_json=args.json, seconds=args.seconds)
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from drivers.config import load
+    from kiosk.selftest import run_cli
+
+    return run_cli(load(args.config), sim=args.sim, as_json=args.json)
+
+
 def cmd_decode(args: argparse.Namespace) -> int:
     import base64
 
@@ -486,6 +493,12 @@ def build_parser() -> argparse.ArgumentParser:
     cd.add_argument("dir", metavar="DIR")
     cd.add_argument("--json", action="store_true")
     cd.set_defaults(func=cmd_conformance)
+
+    st = sub.add_parser("selftest", help="check every configured device")
+    st.add_argument("--sim", action="store_true", help="use the simulated backend of every device")
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--config", help="device configuration (TOML); default: every device simulated")
+    st.set_defaults(func=cmd_selftest)
 
     b = sub.add_parser("bench", help="benchmarks as ratios against bare baselines")
     b.add_argument("prefixes", nargs="*", metavar="NAME-PREFIX")

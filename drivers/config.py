@@ -167,7 +167,9 @@ def _section(name: str, cls: type, raw: Any, source: str) -> Any:
     if name == "gpio" and config.buzzer not in ("active", "passive"):
         raise ConfigError(f'{source}: [gpio] buzzer must be "active" or "passive", not {config.buzzer!r}')
     if name == "serial_scanner" and config.terminator not in TERMINATORS:
-        raise ConfigError(f"{source}: [serial_scanner] terminator must be one of {', '.join(map(repr, TERMINATORS))}")
+        raise ConfigError(
+            f"{source}: [serial_scanner] terminator must be one of {', '.join(map(repr, TERMINATORS))}"
+        )
     return config
 
 

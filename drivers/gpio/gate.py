@@ -33,6 +33,8 @@ MAX_PULSE_SECONDS = 60.0
 CHATTER_SECONDS = 1.0  # an input still bouncing after this long is a wiring fault, not a door
 SOURCE = "door"
 COLOURS = ("green", "red")
+
+
 class GateIO:
     """The gate's outputs and door input on one gpiozero pin factory. Build it with `open_gpio`.
 
@@ -318,9 +320,7 @@ class GateIO:
             )
         if name in COLOURS:
             pin = cfg.green_pin if name == "green" else cfg.red_pin
-            return LED(
-                pin, active_high=bool(cfg.lamps_active_high), initial_value=False, pin_factory=f
-            )
+            return LED(pin, active_high=bool(cfg.lamps_active_high), initial_value=False, pin_factory=f)
         if name == "buzzer":
             if cfg.buzzer == "passive":
                 if self.sim is not None:

@@ -77,7 +77,9 @@ class SerialScanner:
         self.sim = sim  # the simulated module behind the port (backend "sim"), for scenarios and tests
         self._owns_sim = owns_sim
         self._framer = LineFramer(
-            config.terminator, config.max_length, config.line_timeout if line_timeout is None else line_timeout
+            config.terminator,
+            config.max_length,
+            config.line_timeout if line_timeout is None else line_timeout,
         )
         self._read_timeout = read_timeout
         self._degraded_window = degraded_window

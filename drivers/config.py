@@ -129,7 +129,8 @@ def _check_value(where: str, value: Any, hint: Any) -> Any:
         value = float(value) if ok else value
     elif hint is str:
         ok = isinstance(value, str)
-    elif text == "int | None":
+    elif text == "int | None":  # TOML has no null: `false` means "not wired"
+        value = None if value is False else value
         ok = value is None or (isinstance(value, int) and not isinstance(value, bool))
     elif text == "list[float]":
         ok = isinstance(value, list) and all(

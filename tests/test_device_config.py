@@ -63,6 +63,7 @@ def test_a_full_file(tmp_path) -> None:
 
 def test_a_device_can_be_marked_not_fitted() -> None:
     assert parse("camera = false\n").camera is None
+    assert parse("[gpio]\ndoor_pin = false\n").gpio.door_pin is None  # no door contact wired
 
 
 @pytest.mark.parametrize(
@@ -74,7 +75,7 @@ def test_a_device_can_be_marked_not_fitted() -> None:
         ("[camera]\nfps = 'fast'\n", "[camera] fps: expected float"),
         ("[camera]\nframerate = 10\n", "unknown key(s) framerate"),
         ("[thermometer]\naddress = true\n", "[thermometer] address: expected int"),
-        ("[gpio]\ndoor_pin = false\n", "[gpio] door_pin: expected int | None"),
+        ("[gpio]\ndoor_pin = 'left'\n", "[gpio] door_pin: expected int | None"),
         ("[camera]\nroi = [0, 'a']\n", "[camera] roi: expected a list of numbers"),
         ("camera = 3\n", "[camera] must be a table"),
         ("[thermometer]\ntable = [[30, 36.5], [31]]\n", "[thermometer] table"),

@@ -54,6 +54,8 @@ class ThermometerConfig:
     bus: int = 1  # /dev/i2c-1 on a Raspberry Pi
     address: int = 0x5A
     samples: int = 5  # median of this many object readings
+    sample_interval: float = 0.05  # seconds between samples
+    timeout: float = 1.5  # seconds: upper bound of one measurement
     emissivity: float = 0.98  # human skin; written to EEPROM only when different
     model: str = "offset"  # skin -> body estimate: "offset", "linear" or "table"
     offset: float = 0.9  # model "offset": body = skin + offset

@@ -151,6 +151,20 @@ def _check_value(where: str, value: Any, hint: Any) -> Any:
     return value
 
 
+def check_roi(roi: list[float]) -> tuple[float, float, float, float]:
+    """`CameraConfig.roi` as (x, y, w, h) fractions, or ConfigError."""
+    if len(roi) != 4:
+        raise ConfigError(
+            f"[camera] roi must be 4 numbers [x, y, w, h] (fractions of the frame), got {roi!r}"
+        )
+    x, y, w, h = (float(v) for v in roi)
+    if not (0.0 <= x < 1.0 and 0.0 <= y < 1.0 and 0.0 < w <= 1.0 and 0.0 < h <= 1.0):
+        raise ConfigError(f"[camera] roi {list(roi)}: x, y must be in [0, 1) and w, h in (0, 1]")
+    if x + w > 1.0 + 1e-9 or y + h > 1.0 + 1e-9:
+        raise ConfigError(f"[camera] roi {list(roi)}: the region runs past the frame (x + w or y + h > 1)")
+    return x, y, w, h
+
+
 def _section(name: str, cls: type, raw: Any, source: str) -> Any:
     if raw is False:
         return None  # `camera = false`: not fitted
@@ -167,6 +181,11 @@ def _section(name: str, cls: type, raw: Any, source: str) -> Any:
     config = cls(**values)
     if config.backend not in BACKENDS:
         raise ConfigError(f'{source}: [{name}] backend must be "real" or "sim", not {config.backend!r}')
+    if name == "camera":
+        try:
+            check_roi(config.roi)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
     if name == "gpio" and config.buzzer not in ("active", "passive"):
         raise ConfigError(f'{source}: [gpio] buzzer must be "active" or "passive", not {config.buzzer!r}')
     if name == "serial_scanner" and config.terminator not in TERMINATORS:

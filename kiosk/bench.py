@@ -188,7 +188,9 @@ def _shc_case() -> Case:
 
 
 def cases() -> list[Case]:
-    found = [_phic_case(), _phic_sm2_case(), _dcc_case(), _shc_case()]
+    from drivers.scanner.bench import bench_cases
+
+    found = [_phic_case(), _phic_sm2_case(), _dcc_case(), _shc_case(), *bench_cases()]
     return [c for c in found if c is not None]
 
 
@@ -242,7 +244,7 @@ def run_cli(prefixes: list[str], *, as_json: bool, seconds: float) -> int:
     if as_json:
         print(json.dumps({"benchmarks": results}))
     else:
-        print(f"{'benchmark':<18} {'ops/s':>10} {'baseline ops/s':>15} {'ratio':>7}  baseline")
+        print(f"{'benchmark':<28} {'ops/s':>10} {'baseline ops/s':>15} {'ratio':>7}  baseline")
         for r in results:
             print(
                 f"{r['name']:<18} {r['ops_per_s']:>10.0f} {r['baseline_ops_per_s']:>15.0f} {r['ratio']:>7.3f}  {r['baseline']}"

@@ -68,6 +68,9 @@ class ContactlessCard:
     atr: bytes = b""
     at: float = field(default_factory=_now)
 
+    def __repr__(self) -> str:  # a UID identifies a person: logs get its length only
+        return f"ContactlessCard(source={self.source!r}, uid_len={len(self.uid)})"
+
 
 @dataclass(frozen=True, slots=True)
 class CardRemoved:

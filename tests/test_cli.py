@@ -355,3 +355,34 @@ def test_bench_json_shape() -> None:
         assert b["ops_per_s"] > 0 and b["baseline_ops_per_s"] > 0
         assert b["ratio"] == pytest.approx(b["ops_per_s"] / b["baseline_ops_per_s"], rel=0.01)
     assert kiosk("bench", "no-such-benchmark").returncode == 2
+
+
+def test_selftest_sim_json(tmp_path) -> None:
+    """Every device fitted, all simulated: each checks itself and reports ok."""
+    config = tmp_path / "devices.toml"
+    config.write_text(
+        "[camera]\n[serial_scanner]\n[thermometer]\n[id_reader]\n[pcsc]\n[gpio]\npulse_seconds = 0.3\n"
+    )
+    p = kiosk("selftest", "--sim", "--json", "--config", str(config))
+    doc = json.loads(p.stdout)
+    names = [d["name"] for d in doc["devices"]]
+    assert names == ["camera", "serial_scanner", "thermometer", "id_reader", "pcsc", "gpio"]
+    assert all(set(d) == {"name", "status", "detail"} for d in doc["devices"])
+    assert [d["status"] for d in doc["devices"]] == ["ok"] * 6, doc
+    assert p.returncode == 0
+
+
+def test_selftest_reports_a_failed_device_and_exits_1(tmp_path) -> None:
+    config = tmp_path / "devices.toml"
+    config.write_text(
+        "camera = false\nthermometer = false\nid_reader = false\ngpio = false\n"
+        '[serial_scanner]\nbackend = "real"\nurl = "/dev/nonexistent-scanner"\n'
+    )
+    p = kiosk("selftest", "--json", "--config", str(config))
+    (device,) = json.loads(p.stdout)["devices"]
+    assert device["name"] == "serial_scanner" and device["status"] == "failed" and device["detail"]
+    assert p.returncode == 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[camera]\nfps = 'fast'\n")
+    p = kiosk("selftest", "--config", str(bad))
+    assert p.returncode == 2 and b"fps" in p.stderr and b"Traceback" not in p.stderr

@@ -1,0 +1,1 @@
+"""Site policy: rules as data, CertLogic for DCC rules, and the decision function."""

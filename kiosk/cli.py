@@ -359,6 +359,28 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return run_cli(args.prefixes, as_json=args.json, seconds=args.seconds)
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from drivers.config import SECTIONS, SerialScannerConfig, load
+    from kiosk.app.run import run_scenario
+    from kiosk.app.scenario import load_scenario
+    from kiosk.policy.policy import load_policy
+
+    devices = load(args.config)
+    if args.sim:
+        for name in SECTIONS:
+            section = getattr(devices, name)
+            if section is not None:
+                setattr(devices, name, dataclasses.replace(section, backend="sim"))
+        if devices.serial_scanner is None and args.scenario:
+            devices.serial_scanner = SerialScannerConfig(backend="sim")  # scenario "scan" events arrive here
+    if not args.headless:
+        print("kiosk: the screens are not built yet; running headless", file=sys.stderr)
+    steps = load_scenario(args.scenario) if args.scenario else None
+    return run_scenario(data_dir(args.data_dir), load_policy(args.policy), devices, steps)
+
+
 def cmd_selftest(args: argparse.Namespace) -> int:
     from drivers.config import load
     from kiosk.selftest import run_cli
@@ -493,6 +515,15 @@ def build_parser() -> argparse.ArgumentParser:
     cd.add_argument("dir", metavar="DIR")
     cd.add_argument("--json", action="store_true")
     cd.set_defaults(func=cmd_conformance)
+
+    r = sub.add_parser("run", help="the checkpoint (headless: JSON lines of decisions and actions)")
+    r.add_argument("--sim", action="store_true", help="simulated hardware")
+    r.add_argument("--headless", action="store_true", help="no screen")
+    r.add_argument("--scenario", help="play this JSON-lines file of timed events, then exit")
+    r.add_argument("--data-dir")
+    r.add_argument("--policy", help="site policy (TOML); default: docs/policy.md defaults")
+    r.add_argument("--config", help="device configuration (TOML); default: every device simulated")
+    r.set_defaults(func=cmd_run)
 
     st = sub.add_parser("selftest", help="check every configured device")
     st.add_argument("--sim", action="store_true", help="use the simulated backend of every device")

@@ -79,7 +79,8 @@ def open_thermometer(
         return Thermometer(config, config.bus, **options)
     owned: tuple = ()
     if adapter is None:
-        chip = chip or Mlx90614Chip(config.address)
+        # a simulated sensor as installed: already set to the configured emissivity
+        chip = chip or Mlx90614Chip(config.address, emissivity=config.emissivity)
         adapter = SimI2cAdapter(config.bus, [chip], funcs=funcs)
         owned = (adapter,)
     elif chip is not None and chip not in adapter.devices:

@@ -1,0 +1,194 @@
+"""`kiosk run`: the checkpoint assembled from a data directory, a policy and the device configuration.
+
+Headless, it prints one JSON line per decision and per actuator action; with `--scenario` it plays a
+scenario file into the simulated devices and exits when the last visit has been decided.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from drivers.config import DevicesConfig
+from kiosk.app.hardware import Hardware, NoActuators, open_hardware
+from kiosk.app.loop import Checkpoint, Outcome
+from kiosk.app.scenario import Player, Step
+from kiosk.codes import KeyRing
+from kiosk.policy.policy import Policy
+from kiosk.store.model import Registration
+from kiosk.store.registrations import RegistrationStore
+from kiosk.trust.store import TrustStore
+
+# which trust list vouches for each kind of decision
+SOURCES_FOR = {
+    "phic": ("phic-bundle",),
+    "dcc": ("dsc-list",),
+    "shc": ("vci-snapshot", "jwks:"),
+    "status-list": ("status-list",),
+}
+
+
+def device_id(data_dir: Path) -> str:
+    """This kiosk's id, made once per data directory (provisioning may set it)."""
+    path = data_dir / "device-id"
+    if path.exists():
+        return path.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    value = f"kiosk-{secrets.token_hex(4)}"
+    path.write_text(value + "\n")
+    return value
+
+
+class TrustView:
+    """Key ring and freshness of the trust store, loaded once at start."""
+
+    def __init__(self, data_dir: Path):
+        with TrustStore(data_dir) as store:
+            self.ring = store.keyring()
+            self.sources = store.status()
+        self.status_list = _open_status_list(data_dir)
+        if self.status_list is not None:
+            self.ring.phic_revoked = self.status_list.is_revoked
+
+    def keyring(self) -> KeyRing:
+        return self.ring
+
+    def age_hours(self, now: float, fmt: str | None) -> float | None:
+        prefixes = SOURCES_FOR.get(fmt or "", ())
+        signed = [s.signed_at for s in self.sources if s.name.startswith(prefixes)] if prefixes else []
+        if fmt == "status-list" and self.status_list is not None:
+            signed.append(self.status_list.issued_at)
+        return (now - max(signed)) / 3600 if signed else None
+
+    def newest_signed_time(self) -> float:
+        times = [s.signed_at for s in self.sources]
+        if self.status_list is not None:
+            times.append(self.status_list.issued_at)
+        return max(times, default=0.0)
+
+    def status_fresh(self, now: float, policy: Policy) -> bool:
+        sl = self.status_list
+        return (
+            sl is not None
+            and now <= sl.valid_until
+            and (now - sl.issued_at) / 3600 <= policy.trust_max_age_hours
+        )
+
+    def status_lookup(self, id_number: str) -> str | None:
+        return self.status_list.lookup_id(id_number) if self.status_list is not None else None
+
+
+def _open_status_list(data_dir: Path):
+    try:
+        from kiosk.trust.status_list import StatusList
+    except ImportError:
+        return None
+    return StatusList.open(data_dir)
+
+
+def make_record(store: RegistrationStore) -> Callable:
+    def record(outcome: Outcome, visit) -> int:
+        v, card = outcome.verification, visit.card
+        return store.append(
+            Registration(
+                ts=outcome.at,
+                method=outcome.decision.method,
+                decision=outcome.decision.decision,
+                reasons=tuple(outcome.decision.reasons),
+                format=str(v.format) if v else None,
+                issuer=v.issuer if v else None,
+                code_id_hash=store.hash_code_id(v.code_id) if v and v.code_id else None,
+                id_number_hash=store.hash_id_number(card.id_number) if card else None,
+                masked_name=outcome.masked_name,
+                masked_id=outcome.masked_id,
+                colour=v.colour if v else None,
+                temperature=outcome.temperature,
+            )
+        )
+
+    return record
+
+
+def build(
+    data_dir: Path, policy: Policy, hw: Hardware, emit: Callable[[dict], None]
+) -> tuple[Checkpoint, RegistrationStore]:
+    trust = TrustView(data_dir)
+    store = RegistrationStore(data_dir, device_id(data_dir), tz=policy.timezone)
+    checkpoint = Checkpoint(
+        policy=policy,
+        keyring=trust.keyring,
+        record=make_record(store),
+        actuators=hw.gpio if hw.gpio is not None else NoActuators(),
+        thermometer=hw.thermometer,
+        status_lookup=trust.status_lookup,
+        status_fresh=lambda now: trust.status_fresh(now, policy),
+        trust_age_hours=trust.age_hours,
+        newest_signed_time=trust.newest_signed_time,
+        on_outcome=lambda outcome: emit(outcome.as_dict()),
+        on_action=emit,
+    )
+    return checkpoint, store
+
+
+def run_scenario(
+    data_dir: Path,
+    policy: Policy,
+    devices: DevicesConfig,
+    steps: list[Step] | None,
+    emit: Callable[[dict], None] | None = None,
+) -> int:
+    """Run the checkpoint; with `steps`, play them and return once the last visit is decided."""
+    emit = emit or _print_json
+    hw = open_hardware(devices)
+    checkpoint, store = build(data_dir, policy, hw, emit)
+    stop = threading.Event()
+    player = Player(
+        hw, steps or [], thermometer_offset=devices.thermometer.offset if devices.thermometer else 0.9
+    )
+    try:
+        hw.start(checkpoint.post)
+        if hw.gpio is not None:
+            hw.gpio.show(None)
+        _wait_ready(hw)
+        if steps is not None:
+            threading.Thread(target=player.play, args=(stop,), name="scenario", daemon=True).start()
+        quiet_since = None
+        while True:
+            checkpoint.step()
+            if steps is None:
+                continue
+            if player.done.is_set() and checkpoint.idle():
+                quiet_since = quiet_since or time.monotonic()
+                if time.monotonic() - quiet_since > 2.5:  # nothing more arrives from the devices
+                    break
+            else:
+                quiet_since = None
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        checkpoint.close()
+        hw.close()
+        store.close()
+    for error in player.errors:
+        print(f"kiosk: scenario {error}", file=sys.stderr)
+    return 1 if player.errors else 0
+
+
+def _wait_ready(hw: Hardware, timeout: float = 5.0) -> None:
+    """Give simulated input devices a moment to open their ports before the first event is played."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = [str(h.state) for h in hw.health().values()]
+        if all(s == "ok" for s in states):
+            return
+        time.sleep(0.05)
+
+
+def _print_json(obj: dict) -> None:
+    print(json.dumps(obj, ensure_ascii=False), flush=True)

@@ -83,3 +83,34 @@ def test_nothing_acceptable_never_passes() -> None:
         ).decision
         == "deny"
     )
+
+
+def test_dcc_rules_decide_with_the_real_eu_rules() -> None:
+    """LT's rules in force on 2022-01-18: a 3/3 vaccination passes; a 1/2 (ES/403 at 2021-12-10) fails."""
+    import datetime as dt
+    import json
+
+    from conftest import corpus
+
+    from kiosk.policy.dcc_rules import rules_check
+
+    rules_dir = corpus("eu-rules")
+    policy = Policy(
+        dcc_rules=str(rules_dir / "eu-rules.json"),
+        dcc_rules_country="LT",
+        dcc_value_sets=str(rules_dir / "eu-value-sets.json"),
+    )
+    outcomes = {}
+    for name in ("LT/2DCode/raw/1.json", "ES/2DCode/raw/403.json"):
+        doc = json.loads(corpus("dgc-testdata", *name.split("/")).read_text())
+        clock = dt.datetime.fromisoformat(
+            doc["TESTCTX"]["VALIDATIONCLOCK"].replace("Z", "+00:00")
+        ).timestamp()
+        v = green()  # a genuine DCC carrying the test file's payload
+        v.format, v.colour, v.claims = Format.DCC, None, doc["JSON"]
+        v.issued_at, v.expires_at = int(clock) - 86400, int(clock) + 180 * 86400
+        check = rules_check(policy, lambda clock=clock: clock)
+        outcomes[name] = check(v)
+        d = decide(Visit(v, temperature=36.5), policy, clock, rules=check)
+        assert d.reasons == (["code.valid"] if outcomes[name] else ["rules.failed"])
+    assert outcomes == {"LT/2DCode/raw/1.json": True, "ES/2DCode/raw/403.json": False}

@@ -19,6 +19,7 @@ from kiosk.app.hardware import Hardware, NoActuators, open_hardware
 from kiosk.app.loop import Checkpoint, Outcome
 from kiosk.app.scenario import Player, Step
 from kiosk.codes import KeyRing
+from kiosk.policy.dcc_rules import rules_check
 from kiosk.policy.policy import Policy
 from kiosk.store.model import Registration
 from kiosk.store.registrations import RegistrationStore
@@ -115,7 +116,11 @@ def make_record(store: RegistrationStore) -> Callable:
 
 
 def build(
-    data_dir: Path, policy: Policy, hw: Hardware, emit: Callable[[dict], None]
+    data_dir: Path,
+    policy: Policy,
+    hw: Hardware,
+    emit: Callable[[dict], None],
+    clock: Callable[[], float] = time.time,
 ) -> tuple[Checkpoint, RegistrationStore]:
     trust = TrustView(data_dir)
     store = RegistrationStore(data_dir, device_id(data_dir), tz=policy.timezone)
@@ -129,6 +134,8 @@ def build(
         status_fresh=lambda now: trust.status_fresh(now, policy),
         trust_age_hours=trust.age_hours,
         newest_signed_time=trust.newest_signed_time,
+        rules=rules_check(policy, clock),
+        clock=clock,
         on_outcome=lambda outcome: emit(outcome.as_dict()),
         on_action=emit,
     )
@@ -141,11 +148,12 @@ def run_scenario(
     devices: DevicesConfig,
     steps: list[Step] | None,
     emit: Callable[[dict], None] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> int:
     """Run the checkpoint; with `steps`, play them and return once the last visit is decided."""
     emit = emit or _print_json
     hw = open_hardware(devices)
-    checkpoint, store = build(data_dir, policy, hw, emit)
+    checkpoint, store = build(data_dir, policy, hw, emit, clock)
     stop = threading.Event()
     player = Player(
         hw, steps or [], thermometer_offset=devices.thermometer.offset if devices.thermometer else 0.9

@@ -101,7 +101,8 @@ class Policy:
     companion_window_seconds: float = 0.8  # wait this long for a card after a code, or a code after a card
     result_seconds: float = 3.0  # how long a result shows before the next visit
     dcc_rules: str = "none"  # "none", or a CertLogic rules file (EU format) to run on every DCC
-    dcc_rules_country: str = ""  # the rules' country (e.g. "AT"); empty = every rule in the file
+    dcc_rules_country: str = ""  # the country whose rules apply (e.g. "LT")
+    dcc_value_sets: str = ""  # EU value sets file the rules refer to
     outcomes: dict[str, str] = field(default_factory=dict)  # reason -> pass/deny/refer overrides
 
     def outcome(self, reason: str) -> str:
@@ -132,6 +133,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "result_seconds": (int, float),
     "dcc_rules": (str,),
     "dcc_rules_country": (str,),
+    "dcc_value_sets": (str,),
     "outcomes": (dict,),
 }
 

@@ -189,8 +189,9 @@ def _shc_case() -> Case:
 
 def cases() -> list[Case]:
     from drivers.scanner.bench import bench_cases
+    from kiosk.bench_store import bench_cases as store_cases
 
-    found = [_phic_case(), _phic_sm2_case(), _dcc_case(), _shc_case(), *bench_cases()]
+    found = [_phic_case(), _phic_sm2_case(), _dcc_case(), _shc_case(), *bench_cases(), *store_cases()]
     return [c for c in found if c is not None]
 
 
@@ -228,11 +229,14 @@ def measure(case: Case, seconds: float = 1.0) -> dict:
 
 
 def run(prefixes: list[str], seconds: float = 1.0) -> list[dict]:
+    from kiosk.bench_status import run as run_status
+
     selected = [c for c in cases() if not prefixes or any(c.name.startswith(p) for p in prefixes)]
     results = []
     for i, case in enumerate(selected, 1):
         print(f"[{i}/{len(selected)}] {case.name} ...", file=sys.stderr, flush=True)
         results.append(measure(case, seconds))
+    results.extend(run_status(prefixes, seconds))  # builds (once, cached) a 10-million-entry list
     return results
 
 

@@ -135,7 +135,38 @@ def _human(out: dict) -> str:
 # --- trust --------------------------------------------------------------------------------------------
 
 
+def cmd_trust_import_status_list(args: argparse.Namespace) -> int:
+    from kiosk.crypto.keys import BadKey, public_key_from_pem, spki_pem
+    from kiosk.trust import status_list
+    from kiosk.trust.sources import TrustError
+    from kiosk.trust.store import TrustStore
+
+    now = parse_time(args.at) if args.at else int(time.time())
+    directory = data_dir(args.data_dir)
+    with TrustStore(directory) as store:
+        pinned = store.pinned("phic-root")
+        pem = read_input_file(args.root_key, "root key") if args.root_key else pinned
+        if pem is None:
+            raise UsageError("--format status-list needs --root-key PEM the first time (it is then pinned)")
+        try:
+            root = public_key_from_pem(pem)
+            if pinned is not None and public_key_from_pem(pinned).spki_der() != root.spki_der():
+                raise TrustError(
+                    "a different phic-root is already pinned on this kiosk; re-provision to change it"
+                )
+            list_key = status_list.read_list_key(args.list_key) if args.list_key else None
+            result = status_list.import_list(args.file, root, directory, now, list_key=list_key)
+            store.pin("phic-root", spki_pem(root.spki_der()))
+        except (TrustError, BadKey) as exc:
+            print(f"refused: {exc}. The list in force is unchanged.", file=sys.stderr)
+            return 1
+    print(result.describe())
+    return 0
+
+
 def cmd_trust_import(args: argparse.Namespace) -> int:
+    if args.format == "status-list":  # streamed from the file: lists run to hundreds of megabytes
+        return cmd_trust_import_status_list(args)
     from kiosk.crypto.keys import BadKey, public_key_from_pem, spki_pem
     from kiosk.trust import sources
     from kiosk.trust.store import TrustStore
@@ -198,8 +229,13 @@ def cmd_trust_status(args: argparse.Namespace) -> int:
     from kiosk.trust.store import TrustStore
 
     now = parse_time(args.at) if args.at else time.time()
+    from kiosk.trust import status_list
+
     with TrustStore(data_dir(args.data_dir)) as store:
         rows = store.status()
+    listed = status_list.source_status(data_dir(args.data_dir))
+    if listed is not None:
+        rows.append(listed)
     if args.json:
         print(
             json.dumps(
@@ -324,6 +360,25 @@ def cmd_issuer_bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_issuer_status_list(args: argparse.Namespace) -> int:
+    from kiosk.issuer.status_list import cli_status_list
+
+    print(
+        cli_status_list(
+            root_key=args.root_key,
+            out=args.out,
+            seq=args.seq,
+            base_seq=args.base_seq,
+            entry=args.entry or [],
+            revoke_cti=args.revoke_cti or [],
+            valid_hours=args.valid_hours,
+            list_key=args.list_key,
+            entries_file=args.entries_file,
+        )
+    )
+    return 0
+
+
 def cmd_issuer_paper(args: argparse.Namespace) -> int:
     from kiosk.issuer import keys, phic
     from kiosk.issuer.paper import write_paper
@@ -441,7 +496,9 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("trust", help="trust lists: import and status")
     tsub = t.add_subparsers(dest="trust_command", required=True, metavar="ACTION")
     ti = tsub.add_parser("import", help="verify and import a trust list")
-    ti.add_argument("--format", required=True, choices=["dsc-list", "vci-snapshot", "jwks", "phic-bundle"])
+    ti.add_argument(
+        "--format", required=True, choices=["dsc-list", "vci-snapshot", "jwks", "phic-bundle", "status-list"]
+    )
     ti.add_argument("--signing-key", help="dsc-list: the list signer's public key PEM")
     ti.add_argument("--signature", help="vci-snapshot: detached signature file")
     ti.add_argument("--certificate", help="vci-snapshot: the signer's certificate")
@@ -497,6 +554,18 @@ def build_parser() -> argparse.ArgumentParser:
     bd.add_argument("--valid-hours", type=float, default=30 * 24)
     bd.add_argument("--out", required=True)
     bd.set_defaults(func=cmd_issuer_bundle)
+
+    sl = isub.add_parser("status-list", help="sign a status list (full, or a delta with --base-seq)")
+    sl.add_argument("--root-key", required=True)
+    sl.add_argument("--seq", type=int, required=True)
+    sl.add_argument("--base-seq", type=int, help="make a delta on this seq")
+    sl.add_argument("--entry", action="append", help="IDNUMBER=yellow|red|clear (repeat)")
+    sl.add_argument("--revoke-cti", action="append", help="revoked PHIC code id, hex (repeat)")
+    sl.add_argument("--entries-file", help="one IDNUMBER=status per line")
+    sl.add_argument("--valid-hours", type=float, default=24)
+    sl.add_argument("--list-key", help="keep the list key out of the list (kiosks get it at provisioning)")
+    sl.add_argument("--out", required=True)
+    sl.set_defaults(func=cmd_issuer_status_list)
 
     pp = isub.add_parser("paper", help="a printable A6 PDF offline code")
     pp.add_argument("--key", required=True)

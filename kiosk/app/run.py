@@ -63,21 +63,21 @@ class TrustView:
         prefixes = SOURCES_FOR.get(fmt or "", ())
         signed = [s.signed_at for s in self.sources if s.name.startswith(prefixes)] if prefixes else []
         if fmt == "status-list" and self.status_list is not None:
-            signed.append(self.status_list.issued_at)
+            signed.append(self.status_list.info.issued_at)
         return (now - max(signed)) / 3600 if signed else None
 
     def newest_signed_time(self) -> float:
         times = [s.signed_at for s in self.sources]
         if self.status_list is not None:
-            times.append(self.status_list.issued_at)
+            times.append(self.status_list.info.issued_at)
         return max(times, default=0.0)
 
     def status_fresh(self, now: float, policy: Policy) -> bool:
-        sl = self.status_list
+        info = self.status_list.info if self.status_list is not None else None
         return (
-            sl is not None
-            and now <= sl.valid_until
-            and (now - sl.issued_at) / 3600 <= policy.trust_max_age_hours
+            info is not None
+            and now <= info.valid_until
+            and (now - info.issued_at) / 3600 <= policy.trust_max_age_hours
         )
 
     def status_lookup(self, id_number: str) -> str | None:

@@ -436,6 +436,43 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run_scenario(data_dir(args.data_dir), load_policy(args.policy), devices, steps)
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    from kiosk.app.demo import run_demo
+
+    return run_demo(Path(args.dir) if args.dir else None)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import datetime as _dt
+    import getpass
+
+    from kiosk.app.run import device_id
+    from kiosk.policy.policy import load_policy
+    from kiosk.store.registrations import RegistrationStore
+
+    try:
+        day = _dt.date.fromisoformat(args.day)
+    except ValueError:
+        raise UsageError(f"--day {args.day!r}: expected YYYY-MM-DD") from None
+    directory = data_dir(args.data_dir)
+    if not (directory / "registrations.sqlite").exists():
+        raise UsageError(f"no registrations in {directory}")
+    policy = load_policy(args.policy)
+    store = RegistrationStore(directory, device_id(directory), tz=policy.timezone)
+    try:
+        counts = store.export_day(
+            day, args.format, args.out or sys.stdout, actor=getpass.getuser(), reason="kiosk export"
+        )
+        print(
+            f"{day}: {counts.total} registrations, {counts.passed} passed, {counts.denied} denied, "
+            f"{counts.referred} referred, {counts.fever} fever",
+            file=sys.stderr,
+        )
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_selftest(args: argparse.Namespace) -> int:
     from drivers.config import load
     from kiosk.selftest import run_cli
@@ -593,6 +630,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--policy", help="site policy (TOML); default: docs/policy.md defaults")
     r.add_argument("--config", help="device configuration (TOML); default: every device simulated")
     r.set_defaults(func=cmd_run)
+
+    dm = sub.add_parser("demo", help="the checkpoint on simulated hardware with demo keys and travellers")
+    dm.add_argument("--dir", help="keep the demo's keys and data here (default: a new temporary directory)")
+    dm.set_defaults(func=cmd_demo)
+
+    ex = sub.add_parser("export", help="one day's registrations (masked) with the day's counts")
+    ex.add_argument("--day", required=True, help="YYYY-MM-DD, in the site's time zone")
+    ex.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    ex.add_argument("--out", help="file to write (default: standard output)")
+    ex.add_argument("--data-dir")
+    ex.add_argument("--policy", help="site policy (for its time zone)")
+    ex.set_defaults(func=cmd_export)
 
     st = sub.add_parser("selftest", help="check every configured device")
     st.add_argument("--sim", action="store_true", help="use the simulated backend of every device")

@@ -100,6 +100,8 @@ def test_append_readback_and_durable_settings(store):
     db.close()
     assert store._db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert store.integrity_check() == "ok"
+    for name in (DB_FILE, DB_FILE + "-wal", DB_FILE + "-shm"):
+        assert stat.S_IMODE((store.data_dir / name).stat().st_mode) == 0o600, name
 
 
 def test_append_refuses_stored_or_foreign_rows(store):

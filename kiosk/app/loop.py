@@ -191,10 +191,10 @@ class Checkpoint:
         return self._visit
 
     def _code(self, event: CodeScanned, now: float) -> None:
-        if self.view.state is State.ACTUATING and event.raw in self._last_outcome_keys:
-            return  # the same person holding the same code while the result shows: the same visit
-        if self.view.state in (State.DECIDED, State.ACTUATING):
-            return  # the next visit starts when the result has been shown
+        if self.view.state is State.ACTUATING:
+            if event.raw in self._last_outcome_keys:
+                return  # the same person holding the same code while the result shows: the same visit
+            self._end_result()  # the next person is already scanning
         visit = self._visit
         if visit is not None and visit.code_raw == event.raw:
             return
@@ -213,8 +213,8 @@ class Checkpoint:
             visit.deadline = now  # code and card both here: no need to wait longer
 
     def _card(self, event: IdCardRead | CardFault, now: float) -> None:
-        if self.view.state in (State.DECIDED, State.ACTUATING):
-            return  # the same card left on the reader, or the next person: after the result
+        if self.view.state is State.ACTUATING:
+            self._end_result()  # a card is read once per placement: this is the next person
         visit = self._begin(now)
         if visit.card is not None or visit.card_fault is not None:
             return
@@ -276,10 +276,7 @@ class Checkpoint:
     def _tick(self) -> None:
         now = self.clock()
         if self.view.state is State.ACTUATING and now >= self._result_until:
-            self.actuators.show(None)
-            self._action({"device": "lamp", "action": "off"})
-            self.view = LoopState(State.IDLE)
-            self._last_outcome_keys = set()
+            self._end_result()
             return
         visit = self._visit
         if visit is None or self.view.state is not State.READING:
@@ -345,6 +342,12 @@ class Checkpoint:
         self._action({"device": "buzzer", "action": BUZZER[decision]})
         self._result_until = now + self.policy.result_seconds
         self.view = LoopState(State.ACTUATING, outcome=outcome)
+
+    def _end_result(self) -> None:
+        self.actuators.show(None)
+        self._action({"device": "lamp", "action": "off"})
+        self.view = LoopState(State.IDLE)
+        self._last_outcome_keys = set()
 
     def _action(self, action: dict) -> None:
         self.on_action({"type": "actuator", **action})

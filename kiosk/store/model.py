@@ -139,9 +139,11 @@ class Registration:
                 isinstance(t, bool)
                 or not isinstance(t, int | float)
                 or not math.isfinite(t)
-                or not -40 <= t <= 125
+                or not -70 <= t <= 380
             ):
-                raise ValueError(f"temperature must be degrees Celsius in -40..125 or None, got {t!r}")
+                raise ValueError(
+                    f"temperature must be degrees Celsius in -70..380 (the sensor range) or None, got {t!r}"
+                )
         if self.device_id is not None:
             check_text("device_id", self.device_id, 64)
         if self.seq is not None and (not isinstance(self.seq, int) or self.seq < 1):

@@ -147,6 +147,17 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _private_files(path: Path) -> None:
+    """Create the database 0600 (SQLite gives its -wal and -shm files the same mode); tighten old files."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            if p.stat().st_mode & 0o077:
+                os.chmod(p, 0o600)
+        except FileNotFoundError:
+            pass
+
+
 def _day_text(day: str | dt.date) -> str:
     if isinstance(day, dt.date):
         return day.isoformat()
@@ -210,6 +221,7 @@ class RegistrationStore:
         self._rlock = threading.Lock()
         self._ro: sqlite3.Connection | None = None
         self._day_cache: tuple[float, float, str] = (0.0, 0.0, "")  # [lo, hi) -> day, swapped atomically
+        _private_files(self.path)
         self._db = open_connection(self.path, busy_timeout)
         try:
             self._init_schema()
@@ -307,6 +319,8 @@ class RegistrationStore:
 
     def append(self, reg: Registration) -> int:
         """Store one registration durably (committed and fsynced on return); returns its seq."""
+        if not isinstance(reg, Registration):  # only validated dataclasses reach the database
+            raise TypeError("append() takes a Registration")
         if reg.seq is not None:
             raise ValueError(f"registration already stored (seq {reg.seq}); append a new one")
         if reg.device_id is not None and reg.device_id != self.device_id:

@@ -433,6 +433,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not args.headless:
         print("kiosk: the screens are not built yet; running headless", file=sys.stderr)
     steps = load_scenario(args.scenario) if args.scenario else None
+    from drivers.gpio import install_signal_handlers
+
+    install_signal_handlers()  # SIGTERM: relay off, then the normal shutdown
     return run_scenario(data_dir(args.data_dir), load_policy(args.policy), devices, steps)
 
 
@@ -504,6 +507,45 @@ def cmd_decode(args: argparse.Namespace) -> int:
             for p in out["payloads"]:
                 print(f"  {p['text']}")
     return status
+
+
+def cmd_gpio_safe(args: argparse.Namespace) -> int:
+    from drivers.config import GpioConfig, load
+    from drivers.gpio import force_relay_off
+
+    gpio = load(args.config).gpio
+    ok, detail = force_relay_off(gpio if gpio is not None else GpioConfig(backend="sim"))
+    print(f"kiosk gpio-safe: {detail}", file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    from kiosk.provision import run_cli
+
+    return run_cli(
+        args.bundle,
+        data_dir(args.data_dir),
+        config_dir=args.config_dir,
+        device_name=args.device_name,
+        site=args.site,
+        hub=args.hub,
+        sim=args.sim,
+        run_selftest=not args.no_selftest,
+        as_json=args.json,
+    )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from kiosk.status import run_cli
+
+    return run_cli(
+        data_dir(args.data_dir),
+        policy_path=args.policy,
+        config_path=args.config,
+        run_selftest=args.selftest,
+        sim=args.sim,
+        as_json=args.json,
+    )
 
 
 # --- parser -------------------------------------------------------------------------------------------------
@@ -648,6 +690,41 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true")
     st.add_argument("--config", help="device configuration (TOML); default: every device simulated")
     st.set_defaults(func=cmd_selftest)
+
+    gs = sub.add_parser("gpio-safe", help="drive the gate relay de-energised (systemd ExecStopPost)")
+    gs.add_argument("--config", help="device configuration (TOML); its [gpio] section names the relay")
+    gs.set_defaults(func=cmd_gpio_safe)
+
+    pv = sub.add_parser("provision", help="set up this kiosk from an offline USB bundle")
+    pv.add_argument(
+        "--bundle",
+        metavar="DIR",
+        help="root.pem, bundle.jws, [status-list.ksl, list-key, policy.toml, devices.toml]",
+    )
+    pv.add_argument("--device-name", help="this kiosk's id (letters, digits, . _ -)")
+    pv.add_argument("--site", help="the site's name")
+    pv.add_argument(
+        "--config-dir", default="/etc/healthcode-kiosk", help="where policy.toml and devices.toml go"
+    )
+    pv.add_argument("--hub", metavar="URL", help="online enrolment (not available yet: issue 6)")
+    pv.add_argument("--sim", action="store_true", help="self-test the simulated backends")
+    pv.add_argument("--no-selftest", action="store_true")
+    pv.add_argument("--json", action="store_true")
+    pv.add_argument("--data-dir")
+    pv.set_defaults(func=cmd_provision)
+
+    ss = sub.add_parser("status", help="versions, trust freshness, queue and devices, for a technician")
+    ss.add_argument("--policy", default="/etc/healthcode-kiosk/policy.toml", help="site policy (TOML)")
+    ss.add_argument(
+        "--config", default="/etc/healthcode-kiosk/devices.toml", help="device configuration (TOML)"
+    )
+    ss.add_argument(
+        "--selftest", action="store_true", help="also self-test the devices (stop the service first)"
+    )
+    ss.add_argument("--sim", action="store_true", help="with --selftest: the simulated backends")
+    ss.add_argument("--json", action="store_true")
+    ss.add_argument("--data-dir")
+    ss.set_defaults(func=cmd_status)
 
     b = sub.add_parser("bench", help="benchmarks as ratios against bare baselines")
     b.add_argument("prefixes", nargs="*", metavar="NAME-PREFIX")

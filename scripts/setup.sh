@@ -13,6 +13,7 @@ SYSTEM_PACKAGES=(
   libzbar0                               # pyzbar, the scanner's second-opinion QR decoder
   pcscd libpcsclite-dev swig             # PC/SC readers; pyscard builds from source against pcsclite
   vsmartcard-vpcd                        # virtual PC/SC reader for the simulated contactless card
+  shellcheck                             # tests lint deploy/install.sh
 )
 
 missing=()

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from drivers.config import DevicesConfig
+from kiosk import sdnotify
 from kiosk.app.hardware import Hardware, NoActuators, open_hardware
 from kiosk.app.loop import Checkpoint, Outcome
 from kiosk.app.scenario import Player, Step
@@ -163,11 +164,13 @@ def run_scenario(
         if hw.gpio is not None:
             hw.gpio.show(None)
         _wait_ready(hw)
+        sdnotify.ready()
         if steps is not None:
             threading.Thread(target=player.play, args=(stop,), name="scenario", daemon=True).start()
         quiet_since = None
         while True:
             checkpoint.step()
+            sdnotify.watchdog()
             if steps is None:
                 continue
             if player.done.is_set() and checkpoint.idle():
@@ -179,6 +182,7 @@ def run_scenario(
     except KeyboardInterrupt:
         pass
     finally:
+        sdnotify.stopping()
         stop.set()
         checkpoint.close()
         hw.close()

@@ -188,9 +188,7 @@ def test_a_day_at_the_door(site) -> None:
         elif decision["decision"] == "deny":
             assert actions[:2] == [("lamp", "red"), ("buzzer", "stop")] and ("gate", "pulse") not in actions
         else:
-            assert (
-                actions[:2] == [("lamp", "amber"), ("buzzer", "refer")] and ("gate", "pulse") not in actions
-            )
+            assert actions[:2] == [("lamp", "off"), ("buzzer", "refer")] and ("gate", "pulse") not in actions
     card_visit = got[9][0]
     assert card_visit["method"] == "card" and card_visit["id_number"] == ZHOU[:6] + "********" + ZHOU[-4:]
     assert got[12][0]["method"] == "code+card"

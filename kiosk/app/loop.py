@@ -335,9 +335,9 @@ class Checkpoint:
         if decision == PASS:
             self.actuators.pulse_gate()
             self._action({"device": "gate", "action": "pulse"})
-        lamp = LAMP[decision]
+        lamp = LAMP[decision]  # refer: no lamp (there is no amber one); the buzzer and the screen say it
         self.actuators.show(lamp)
-        self._action({"device": "lamp", "action": lamp or "amber"})
+        self._action({"device": "lamp", "action": lamp or "off"})
         self.actuators.beep(BUZZER[decision])
         self._action({"device": "buzzer", "action": BUZZER[decision]})
         self._result_until = now + self.policy.result_seconds

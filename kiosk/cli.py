@@ -476,6 +476,17 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_screenshots(args: argparse.Namespace) -> int:
+    try:
+        from kiosk.ui.screenshots import write_screenshots
+    except ImportError as exc:
+        print(f"kiosk screenshots needs PySide6-Essentials: {exc}", file=sys.stderr)
+        return 2
+    paths = write_screenshots(Path(args.out))
+    print(json.dumps({"type": "screenshots", "out": str(args.out), "count": len(paths)}))
+    return 0
+
+
 def cmd_selftest(args: argparse.Namespace) -> int:
     from drivers.config import load
     from kiosk.selftest import run_cli
@@ -684,6 +695,10 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("--data-dir")
     ex.add_argument("--policy", help="site policy (for its time zone)")
     ex.set_defaults(func=cmd_export)
+
+    sc = sub.add_parser("screenshots", help="render every traveller-screen state to PNG files (offscreen)")
+    sc.add_argument("--out", required=True, metavar="DIR")
+    sc.set_defaults(func=cmd_screenshots)
 
     st = sub.add_parser("selftest", help="check every configured device")
     st.add_argument("--sim", action="store_true", help="use the simulated backend of every device")

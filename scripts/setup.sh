@@ -14,6 +14,7 @@ SYSTEM_PACKAGES=(
   pcscd libpcsclite-dev swig             # PC/SC readers; pyscard builds from source against pcsclite
   vsmartcard-vpcd                        # virtual PC/SC reader for the simulated contactless card
   shellcheck                             # tests lint deploy/install.sh
+  libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3   # Qt (PySide6) screens
 )
 
 missing=()

@@ -430,19 +430,39 @@ def cmd_run(args: argparse.Namespace) -> int:
                 setattr(devices, name, dataclasses.replace(section, backend="sim"))
         if devices.serial_scanner is None and args.scenario:
             devices.serial_scanner = SerialScannerConfig(backend="sim")  # scenario "scan" events arrive here
-    if not args.headless:
-        print("kiosk: the screens are not built yet; running headless", file=sys.stderr)
     steps = load_scenario(args.scenario) if args.scenario else None
     from drivers.gpio import install_signal_handlers
 
     install_signal_handlers()  # SIGTERM: relay off, then the normal shutdown
-    return run_scenario(data_dir(args.data_dir), load_policy(args.policy), devices, steps)
+    policy = load_policy(args.policy)
+    if not args.headless:
+        from kiosk.ui.app import qt_available, run_with_window
+
+        if qt_available():
+            return run_with_window(
+                data_dir(args.data_dir),
+                policy,
+                devices,
+                steps,
+                guard_pin_hash=policy.guard_pin_hash or None,
+                full_screen=not args.scenario,
+            )
+        print(
+            "kiosk: no display (DISPLAY/WAYLAND_DISPLAY/QT_QPA_PLATFORM); running headless", file=sys.stderr
+        )
+    return run_scenario(data_dir(args.data_dir), policy, devices, steps)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from kiosk.app.demo import run_demo
+    from kiosk.app.run import run_scenario
 
-    return run_demo(Path(args.dir) if args.dir else None)
+    runner = run_scenario
+    if not args.headless:
+        from kiosk.ui.app import qt_available, run_with_window
+
+        runner = run_with_window if qt_available() else run_scenario
+    return run_demo(Path(args.dir) if args.dir else None, runner=runner)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -686,6 +706,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dm = sub.add_parser("demo", help="the checkpoint on simulated hardware with demo keys and travellers")
     dm.add_argument("--dir", help="keep the demo's keys and data here (default: a new temporary directory)")
+    dm.add_argument("--headless", action="store_true", help="no window even where there is a display")
     dm.set_defaults(func=cmd_demo)
 
     ex = sub.add_parser("export", help="one day's registrations (masked) with the day's counts")

@@ -165,7 +165,8 @@ def _collect(outcomes: list[dict]):
     return emit
 
 
-def run_demo(base: Path | None = None) -> int:
+def run_demo(base: Path | None = None, runner=run_scenario) -> int:
+    """`runner` is `run_scenario` (headless) or `kiosk.ui.app.run_with_window` (same arguments)."""
     base = Path(base or tempfile.mkdtemp(prefix="kiosk-demo-"))
     data = base / "data"
     now = int(time.time())
@@ -190,10 +191,10 @@ def run_demo(base: Path | None = None) -> int:
     _import_status_list(root, data, now, revoked_cti)
     steps, labels = _steps(travellers)
     outcomes: list[dict] = []
-    status = run_scenario(data, _policy(), _devices(), steps, emit=_collect(outcomes))
+    status = runner(data, _policy(), _devices(), steps, emit=_collect(outcomes))
     print("\n" + _table(labels, outcomes))
     if CORPORA.is_dir():
-        status |= _corpora_phase(base, outcomes)
+        status |= _corpora_phase(base, outcomes, runner)
     return status
 
 
@@ -213,7 +214,7 @@ def _import_status_list(root: keys.IssuerKey, data: Path, now: int, revoked_cti:
     import_list(blob, root.key.public_key(), data, now)
 
 
-def _corpora_phase(base: Path, outcomes: list[dict]) -> int:
+def _corpora_phase(base: Path, outcomes: list[dict], runner=run_scenario) -> int:
     """An EU DCC and a SMART Health Card from the outside corpora, at their own time."""
     dcc_doc = json.loads((CORPORA / "dgc-testdata/AT/2DCode/raw/1.json").read_text())
     shc_text = (CORPORA / "shc/spec-examples/example-00-f-qr-code-numeric-value-0.txt").read_text().strip()
@@ -247,7 +248,7 @@ def _corpora_phase(base: Path, outcomes: list[dict]) -> int:
         phase: list[dict] = []
         offset = time.time() - when
         steps = [Step(0.5, "temperature", {"celsius": 36.6}, 1), Step(0.6, "scan", {"text": text}, 2)]
-        status |= run_scenario(
+        status |= runner(
             data,
             _policy(),
             _devices(),

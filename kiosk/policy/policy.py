@@ -104,6 +104,7 @@ class Policy:
     dcc_rules_country: str = ""  # the country whose rules apply (e.g. "LT")
     dcc_value_sets: str = ""  # EU value sets file the rules refer to
     outcomes: dict[str, str] = field(default_factory=dict)  # reason -> pass/deny/refer overrides
+    guard_pin_hash: str = ""  # kiosk.ui.guard.hash_pin(PIN); empty: the guard console stays locked
 
     def outcome(self, reason: str) -> str:
         """pass / deny / refer for one reason: [outcomes] overrides, then colours, then the defaults."""
@@ -134,6 +135,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "dcc_rules": (str,),
     "dcc_rules_country": (str,),
     "dcc_value_sets": (str,),
+    "guard_pin_hash": (str,),
     "outcomes": (dict,),
 }
 

@@ -1,4 +1,5 @@
-"""Every text the traveller screen shows, keyed by a stable message id, in English and 简体中文.
+"""Every text the traveller screen and the guard console show, keyed by a stable message id, in English
+and 简体中文.
 
 The English source texts are marked with `QT_TRANSLATE_NOOP` so Qt's own tools extract them; the Chinese
 translation lives in `i18n/kiosk_zh_CN.ts` (edit with `pyside6-linguist`) and is compiled into
@@ -91,6 +92,36 @@ MESSAGES: dict[str, str] = {
     "status.missing": QT_TRANSLATE_NOOP("kiosk", "none"),
     "status.clock": QT_TRANSLATE_NOOP("kiosk", "Clock?"),
     "status.fault": QT_TRANSLATE_NOOP("kiosk", "Fault: {devices}"),
+    # guard console (kiosk/ui/guard.py)
+    "guard.title": QT_TRANSLATE_NOOP("kiosk", "Guard console"),
+    "guard.pin_prompt": QT_TRANSLATE_NOOP("kiosk", "Enter the guard PIN"),
+    "guard.pin_wrong": QT_TRANSLATE_NOOP("kiosk", "Wrong PIN: {n} tries left"),
+    "guard.locked": QT_TRANSLATE_NOOP("kiosk", "Too many wrong PINs: try again in {s} s"),
+    "guard.no_pin": QT_TRANSLATE_NOOP("kiosk", "No guard PIN is set on this kiosk"),
+    "guard.enter": QT_TRANSLATE_NOOP("kiosk", "OK"),
+    "guard.clear": QT_TRANSLATE_NOOP("kiosk", "Clear"),
+    "guard.back": QT_TRANSLATE_NOOP("kiosk", "Back"),
+    "guard.lock": QT_TRANSLATE_NOOP("kiosk", "Lock"),
+    "guard.today": QT_TRANSLATE_NOOP("kiosk", "Today {day}"),
+    "guard.total": QT_TRANSLATE_NOOP("kiosk", "Total"),
+    "guard.passed": QT_TRANSLATE_NOOP("kiosk", "Passed"),
+    "guard.denied": QT_TRANSLATE_NOOP("kiosk", "Stopped"),
+    "guard.referred": QT_TRANSLATE_NOOP("kiosk", "Referred"),
+    "guard.fever": QT_TRANSLATE_NOOP("kiosk", "Fever"),
+    "guard.recent": QT_TRANSLATE_NOOP("kiosk", "Recent"),
+    "guard.none": QT_TRANSLATE_NOOP("kiosk", "No registrations yet"),
+    "guard.time": QT_TRANSLATE_NOOP("kiosk", "Time"),
+    "guard.decision": QT_TRANSLATE_NOOP("kiosk", "Result"),
+    "guard.who": QT_TRANSLATE_NOOP("kiosk", "Name / ID"),
+    "guard.reasons": QT_TRANSLATE_NOOP("kiosk", "Reasons"),
+    "guard.reason_hint": QT_TRANSLATE_NOOP("kiosk", "Reason (required)"),
+    "guard.open": QT_TRANSLATE_NOOP("kiosk", "Open gate"),
+    "guard.silence": QT_TRANSLATE_NOOP("kiosk", "Silence alarm"),
+    "guard.need_reason": QT_TRANSLATE_NOOP("kiosk", "Enter a reason first"),
+    "guard.opened": QT_TRANSLATE_NOOP("kiosk", "Gate opened by hand"),
+    "guard.open_failed": QT_TRANSLATE_NOOP("kiosk", "The gate did not open: {why}"),
+    "guard.silenced": QT_TRANSLATE_NOOP("kiosk", "Alarm silenced"),
+    "guard.failed": QT_TRANSLATE_NOOP("kiosk", "Not done: {why}"),
     # device names (status strip faults)
     "device.camera": QT_TRANSLATE_NOOP("kiosk", "camera"),
     "device.serial_scanner": QT_TRANSLATE_NOOP("kiosk", "scanner"),

@@ -1,4 +1,4 @@
-<?xml version='1.0' encoding='utf-8'?>
+<?xml version="1.0" encoding="utf-8"?>
 <!DOCTYPE TS>
 <TS version="2.1" language="zh_CN">
 <context>
@@ -286,6 +286,122 @@
     <message>
         <source>gate</source>
         <translation>闸机</translation>
+    </message>
+    <message>
+        <source>Guard console</source>
+        <translation>值守控制台</translation>
+    </message>
+    <message>
+        <source>Enter the guard PIN</source>
+        <translation>请输入值守密码</translation>
+    </message>
+    <message>
+        <source>Wrong PIN: {n} tries left</source>
+        <translation>密码错误：还可尝试 {n} 次</translation>
+    </message>
+    <message>
+        <source>Too many wrong PINs: try again in {s} s</source>
+        <translation>密码错误次数过多：请 {s} 秒后再试</translation>
+    </message>
+    <message>
+        <source>No guard PIN is set on this kiosk</source>
+        <translation>本机未设置值守密码</translation>
+    </message>
+    <message>
+        <source>OK</source>
+        <translation>确定</translation>
+    </message>
+    <message>
+        <source>Clear</source>
+        <translation>清除</translation>
+    </message>
+    <message>
+        <source>Back</source>
+        <translation>返回</translation>
+    </message>
+    <message>
+        <source>Lock</source>
+        <translation>锁定</translation>
+    </message>
+    <message>
+        <source>Today {day}</source>
+        <translation>今日 {day}</translation>
+    </message>
+    <message>
+        <source>Total</source>
+        <translation>合计</translation>
+    </message>
+    <message>
+        <source>Passed</source>
+        <translation>通过</translation>
+    </message>
+    <message>
+        <source>Stopped</source>
+        <translation>禁止</translation>
+    </message>
+    <message>
+        <source>Referred</source>
+        <translation>转人工</translation>
+    </message>
+    <message>
+        <source>Fever</source>
+        <translation>发热</translation>
+    </message>
+    <message>
+        <source>Recent</source>
+        <translation>最近记录</translation>
+    </message>
+    <message>
+        <source>No registrations yet</source>
+        <translation>暂无记录</translation>
+    </message>
+    <message>
+        <source>Time</source>
+        <translation>时间</translation>
+    </message>
+    <message>
+        <source>Result</source>
+        <translation>结果</translation>
+    </message>
+    <message>
+        <source>Name / ID</source>
+        <translation>姓名 / 证件号</translation>
+    </message>
+    <message>
+        <source>Reasons</source>
+        <translation>原因</translation>
+    </message>
+    <message>
+        <source>Reason (required)</source>
+        <translation>原因（必填）</translation>
+    </message>
+    <message>
+        <source>Open gate</source>
+        <translation>手动开闸</translation>
+    </message>
+    <message>
+        <source>Silence alarm</source>
+        <translation>消除警报</translation>
+    </message>
+    <message>
+        <source>Enter a reason first</source>
+        <translation>请先填写原因</translation>
+    </message>
+    <message>
+        <source>Gate opened by hand</source>
+        <translation>已手动开闸</translation>
+    </message>
+    <message>
+        <source>The gate did not open: {why}</source>
+        <translation>闸机未打开：{why}</translation>
+    </message>
+    <message>
+        <source>Alarm silenced</source>
+        <translation>警报已消除</translation>
+    </message>
+    <message>
+        <source>Not done: {why}</source>
+        <translation>未完成：{why}</translation>
     </message>
 </context>
 </TS>

@@ -118,7 +118,7 @@ class _Visit:
 @dataclass
 class Checkpoint:
     policy: Policy
-    keyring: Callable[[], KeyRing]  # the current key ring (re-read after trust imports)
+    keyring: Callable[[], KeyRing]  # the key ring in force (kiosk run loads it at start)
     record: Callable[[Outcome, _Visit], int]  # durable append; returns the sequence number
     actuators: Actuators
     thermometer: Thermometer | None = None

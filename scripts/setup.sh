@@ -15,6 +15,7 @@ SYSTEM_PACKAGES=(
   vsmartcard-vpcd                        # virtual PC/SC reader for the simulated contactless card
   shellcheck                             # tests lint deploy/install.sh
   libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3   # Qt (PySide6) screens
+  espeak-ng                              # spoken prompts (python -m kiosk.sound.prompts DIR)
 )
 
 missing=()

@@ -168,6 +168,9 @@ class Checkpoint:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        sound = getattr(self, "sound", None)  # attached by kiosk.app.run.build
+        if sound is not None:
+            sound.player.close()
 
     def idle(self) -> bool:
         return self.view.state is State.IDLE and self.events.empty()

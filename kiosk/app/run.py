@@ -22,6 +22,8 @@ from kiosk.app.scenario import Player, Step
 from kiosk.codes import KeyRing
 from kiosk.policy.dcc_rules import rules_check
 from kiosk.policy.policy import Policy
+from kiosk.sound import KioskSound
+from kiosk.sound import Player as SoundPlayer
 from kiosk.store.model import Registration
 from kiosk.store.registrations import RegistrationStore
 from kiosk.trust.store import TrustStore
@@ -140,6 +142,8 @@ def build(
         on_outcome=lambda outcome: emit(outcome.as_dict()),
         on_action=emit,
     )
+    player = SoundPlayer.open(data_dir / "sounds", volume=policy.sound_volume, muted=policy.sound_muted)
+    checkpoint.sound = KioskSound(player, language="zh+en").attach(checkpoint)  # "log" backend in simulation
     return checkpoint, store
 
 

@@ -105,6 +105,8 @@ class Policy:
     dcc_value_sets: str = ""  # EU value sets file the rules refer to
     outcomes: dict[str, str] = field(default_factory=dict)  # reason -> pass/deny/refer overrides
     guard_pin_hash: str = ""  # kiosk.ui.guard.hash_pin(PIN); empty: the guard console stays locked
+    sound_volume: int = 80  # 0-100
+    sound_muted: bool = False
 
     def outcome(self, reason: str) -> str:
         """pass / deny / refer for one reason: [outcomes] overrides, then colours, then the defaults."""
@@ -136,6 +138,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "dcc_rules_country": (str,),
     "dcc_value_sets": (str,),
     "guard_pin_hash": (str,),
+    "sound_volume": (int,),
+    "sound_muted": (bool,),
     "outcomes": (dict,),
 }
 
@@ -174,6 +178,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
     for kind, hours in policy.max_code_age_hours.items():
         if kind not in ("d", "p", "a") or not isinstance(hours, int | float) or hours <= 0:
             raise PolicyError(f"{source}: max_code_age_hours: {kind} = {hours!r}; types d/p/a, hours > 0")
+    if not 0 <= policy.sound_volume <= 100:
+        raise PolicyError(f"{source}: sound_volume must be 0-100")
     if not 34.0 <= policy.fever_threshold <= 42.0:
         raise PolicyError(f"{source}: fever_threshold {policy.fever_threshold} is not a body temperature")
     if policy.trust_warn_age_hours > policy.trust_max_age_hours:

@@ -210,14 +210,18 @@ def parse(text: str, source: str = "<config>") -> DevicesConfig:
     return config
 
 
+def read_text(path: str | Path, what: str, error: type[ValueError] = ConfigError) -> str:
+    """A configuration file's UTF-8 text, or `error` saying which file and why (also for the policy)."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise error(f"cannot read {what} {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not UTF-8 text") from None
+
+
 def load(path: str | Path | None) -> DevicesConfig:
     """The configuration in `path`, or all-simulated defaults when `path` is None."""
     if path is None:
         return DevicesConfig()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read device configuration {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not UTF-8 text") from None
-    return parse(text, str(path))
+    return parse(read_text(path, "device configuration"), str(path))

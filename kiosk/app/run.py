@@ -143,6 +143,7 @@ def build(
         on_action=emit,
     )
     player = SoundPlayer.open(data_dir / "sounds", volume=policy.sound_volume, muted=policy.sound_muted)
+    checkpoint.trust = trust  # the window's status strip reads freshness from it
     checkpoint.sound = KioskSound(player, language="zh+en").attach(checkpoint)  # "log" backend in simulation
     return checkpoint, store
 
@@ -156,7 +157,7 @@ def run_scenario(
     clock: Callable[[], float] = time.time,
 ) -> int:
     """Run the checkpoint; with `steps`, play them and return once the last visit is decided."""
-    emit = emit or _print_json
+    emit = emit or print_json
     hw = open_hardware(devices)
     checkpoint, store = build(data_dir, policy, hw, emit, clock)
     stop = threading.Event()
@@ -167,7 +168,7 @@ def run_scenario(
         hw.start(checkpoint.post)
         if hw.gpio is not None:
             hw.gpio.show(None)
-        _wait_ready(hw)
+        wait_ready(hw)
         sdnotify.ready()
         if steps is not None:
             threading.Thread(target=player.play, args=(stop,), name="scenario", daemon=True).start()
@@ -196,7 +197,7 @@ def run_scenario(
     return 1 if player.errors else 0
 
 
-def _wait_ready(hw: Hardware, timeout: float = 5.0) -> None:
+def wait_ready(hw: Hardware, timeout: float = 5.0) -> None:
     """Give simulated input devices a moment to open their ports before the first event is played."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -206,5 +207,5 @@ def _wait_ready(hw: Hardware, timeout: float = 5.0) -> None:
         time.sleep(0.05)
 
 
-def _print_json(obj: dict) -> None:
+def print_json(obj: dict) -> None:
     print(json.dumps(obj, ensure_ascii=False), flush=True)

@@ -198,13 +198,9 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
 def load_policy(path: str | Path | None) -> Policy:
     if path is None:
         return Policy()
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise PolicyError(f"cannot read policy {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise PolicyError(f"{path}: not UTF-8 text") from None
-    return parse_policy(text, str(path))
+    from drivers.config import read_text
+
+    return parse_policy(read_text(path, "policy", PolicyError), str(path))
 
 
 # --- deciding ------------------------------------------------------------------------------------

@@ -276,14 +276,14 @@ def run_with_window(
     the window is closed (or after `max_seconds`, for tests). Hardware and store are always closed.
     """
     from kiosk.app.hardware import open_hardware
-    from kiosk.app.run import _print_json, _wait_ready, build
+    from kiosk.app.run import build, print_json, wait_ready
     from kiosk.app.scenario import Player
 
-    emit = emit or _print_json
+    emit = emit or print_json
     app = QApplication.instance() or QApplication(sys.argv[:1])
     hw = open_hardware(devices)
     checkpoint, store = build(data_dir, policy, hw, emit, clock)
-    trust = checkpoint.keyring.__self__  # build()'s TrustView (its bound keyring method)
+    trust = checkpoint.trust
     stop = threading.Event()
     player = Player(
         hw, steps or [], thermometer_offset=devices.thermometer.offset if devices.thermometer else 0.9
@@ -296,7 +296,7 @@ def run_with_window(
         hw.start(checkpoint.post)
         if hw.gpio is not None:
             hw.gpio.show(None)
-        _wait_ready(hw)
+        wait_ready(hw)
         quiet: dict[str, float | None] = {"since": None}
         started = time.monotonic()
 

@@ -16,6 +16,7 @@ SYSTEM_PACKAGES=(
   shellcheck                             # tests lint deploy/install.sh
   libegl1 libgl1 libxkbcommon0 libfontconfig1 libglib2.0-0 libdbus-1-3   # Qt (PySide6) screens
   espeak-ng                              # spoken prompts (python -m kiosk.sound.prompts DIR)
+  postgresql                             # hub tests start a throwaway server on loopback (kiosk/hub/pgtemp.py)
 )
 
 missing=()
@@ -38,7 +39,7 @@ stamp=.venv/.installed-$(cat pyproject.toml setup.py kiosk/codes/_base45.c | sha
 if [ ! -f "$stamp" ]; then
   echo "==> installing the kiosk into .venv"
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -e '.[test]'
+  .venv/bin/python -m pip install -q -e '.[test,hub]'
   rm -f .venv/.installed-*
   touch "$stamp"
 fi

@@ -28,7 +28,9 @@ def _signed(body: bytes = b'{"a":1}', method: str = "POST", path: str = "/v1/reg
     return sign_request(KEY, "kiosk-1", method, path, query, body, NOW)
 
 
-def _reason(headers, body=b'{"a":1}', method="POST", path="/v1/registrations", query="", now=NOW, key_for=_keys):
+def _reason(
+    headers, body=b'{"a":1}', method="POST", path="/v1/registrations", query="", now=NOW, key_for=_keys
+):
     with pytest.raises(SignatureError) as err:
         verify_request(method, path, query, headers, body, key_for, now)
     return err.value.reason
@@ -40,7 +42,9 @@ def test_signed_request_verifies_and_names_the_device():
     assert signed.device_id == "kiosk-1" and signed.created == NOW and len(signed.nonce) >= 16
     # header names are case-insensitive in HTTP; servers hand them over lower-cased
     lower = {k.lower(): v for k, v in headers.items()}
-    assert verify_request("POST", "/v1/registrations", "", lower, b'{"a":1}', _keys, NOW).device_id == "kiosk-1"
+    assert (
+        verify_request("POST", "/v1/registrations", "", lower, b'{"a":1}', _keys, NOW).device_id == "kiosk-1"
+    )
 
 
 def test_signature_base_follows_rfc9421_layout():
@@ -59,9 +63,24 @@ def test_signature_base_follows_rfc9421_layout():
         (lambda h: {k: v for k, v in h.items() if k != "Signature"}, "signature.missing"),
         (lambda h: {k: v for k, v in h.items() if k != "Content-Digest"}, "signature.missing"),
         (lambda h: {**h, "Signature": "kiosk=:AAAA:"}, "signature.malformed"),
-        (lambda h: {**h, "Signature-Input": h["Signature-Input"].replace('"@query" ', "")}, "signature.components"),
-        (lambda h: {**h, "Signature-Input": h["Signature-Input"].replace("ecdsa-p256-sha256", "hmac-sha256")}, "signature.alg"),
-        (lambda h: {**h, "Signature-Input": h["Signature-Input"].replace('keyid="kiosk-1"', 'keyid="kiosk-2"')}, "device.unknown"),
+        (
+            lambda h: {**h, "Signature-Input": h["Signature-Input"].replace('"@query" ', "")},
+            "signature.components",
+        ),
+        (
+            lambda h: {
+                **h,
+                "Signature-Input": h["Signature-Input"].replace("ecdsa-p256-sha256", "hmac-sha256"),
+            },
+            "signature.alg",
+        ),
+        (
+            lambda h: {
+                **h,
+                "Signature-Input": h["Signature-Input"].replace('keyid="kiosk-1"', 'keyid="kiosk-2"'),
+            },
+            "device.unknown",
+        ),
         (lambda h: {**h, "Signature-Input": h["Signature-Input"] + ";tag=x"}, "signature.malformed"),
         (lambda h: {**h, "Signature-Input": "x" * 5000}, "signature.malformed"),
     ],

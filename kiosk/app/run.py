@@ -7,6 +7,7 @@ scenario file into the simulated devices and exits when the last visit has been 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 import threading
@@ -26,6 +27,7 @@ from kiosk.sound import KioskSound
 from kiosk.sound import Player as SoundPlayer
 from kiosk.store.model import Registration
 from kiosk.store.registrations import RegistrationStore
+from kiosk.trust.status_list import StatusList
 from kiosk.trust.store import TrustStore
 
 # which trust list vouches for each kind of decision
@@ -49,34 +51,83 @@ def device_id(data_dir: Path) -> str:
 
 
 class TrustView:
-    """Key ring and freshness of the trust store, loaded once at start."""
+    """Key ring and freshness of the trust store for a long-running checkpoint.
 
-    def __init__(self, data_dir: Path):
-        with TrustStore(data_dir) as store:
-            self.ring = store.keyring()
-            self.sources = store.status()
-        self.status_list = _open_status_list(data_dir)
-        if self.status_list is not None:
-            self.ring.phic_revoked = self.status_list.is_revoked
+    Loaded at start and again whenever the trust store changed on disk (a `kiosk trust import`, a
+    provisioning or the sync client), checked at most every `recheck` seconds; the status list is
+    re-opened the same way by its handle. A reload builds the new ring aside and swaps one reference,
+    so a decision in progress keeps the ring it started with.
+    """
+
+    def __init__(self, data_dir: Path, recheck: float = 1.0):
+        from kiosk.trust.status_list import StatusListHandle
+
+        self.data_dir = Path(data_dir)
+        self.recheck = recheck
+        self._list = StatusListHandle(self.data_dir, recheck)
+        self._checked = -float("inf")
+        self._ident: tuple | None = None
+        self._lock = threading.Lock()
+        self.reload()
+
+    def _store_ident(self) -> tuple:
+        ident = []
+        for suffix in ("", "-wal"):
+            try:
+                st = os.stat(f"{self.data_dir / 'trust.sqlite'}{suffix}")
+                ident.append((st.st_ino, st.st_mtime_ns, st.st_size))
+            except FileNotFoundError:
+                ident.append(None)
+        return tuple(ident)
+
+    def reload(self) -> None:
+        """Read the trust store now (the sync client calls this after an import)."""
+        with self._lock:
+            ident = self._store_ident()
+            with TrustStore(self.data_dir) as store:
+                ring = store.keyring()
+                sources = store.status()
+            ring.phic_revoked = self._list.is_revoked if self._list.current() is not None else None
+            self.ring, self.sources, self._ident = ring, sources, ident
+            self._checked = time.monotonic()
+
+    def _fresh(self) -> None:
+        now = time.monotonic()
+        if now - self._checked < self.recheck:
+            return
+        self._checked = now
+        had_list = self.ring.phic_revoked is not None
+        if self._store_ident() != self._ident or (self._list.current() is not None) != had_list:
+            self.reload()
+
+    @property
+    def status_list(self) -> StatusList | None:
+        return self._list.current()
 
     def keyring(self) -> KeyRing:
+        self._fresh()
         return self.ring
 
     def age_hours(self, now: float, fmt: str | None) -> float | None:
+        self._fresh()
         prefixes = SOURCES_FOR.get(fmt or "", ())
         signed = [s.signed_at for s in self.sources if s.name.startswith(prefixes)] if prefixes else []
-        if fmt == "status-list" and self.status_list is not None:
-            signed.append(self.status_list.info.issued_at)
+        status_list = self.status_list
+        if fmt == "status-list" and status_list is not None:
+            signed.append(status_list.info.issued_at)
         return (now - max(signed)) / 3600 if signed else None
 
     def newest_signed_time(self) -> float:
+        self._fresh()
         times = [s.signed_at for s in self.sources]
-        if self.status_list is not None:
-            times.append(self.status_list.info.issued_at)
+        status_list = self.status_list
+        if status_list is not None:
+            times.append(status_list.info.issued_at)
         return max(times, default=0.0)
 
     def status_fresh(self, now: float, policy: Policy) -> bool:
-        info = self.status_list.info if self.status_list is not None else None
+        status_list = self.status_list
+        info = status_list.info if status_list is not None else None
         return (
             info is not None
             and now <= info.valid_until
@@ -84,15 +135,7 @@ class TrustView:
         )
 
     def status_lookup(self, id_number: str) -> str | None:
-        return self.status_list.lookup_id(id_number) if self.status_list is not None else None
-
-
-def _open_status_list(data_dir: Path):
-    try:
-        from kiosk.trust.status_list import StatusList
-    except ImportError:
-        return None
-    return StatusList.open(data_dir)
+        return self._list.lookup_id(id_number)
 
 
 def make_record(store: RegistrationStore) -> Callable:

@@ -165,12 +165,10 @@ def _collect(outcomes: list[dict]):
     return emit
 
 
-def run_demo(base: Path | None = None, runner=run_scenario) -> int:
-    """`runner` is `run_scenario` (headless) or `kiosk.ui.app.run_with_window` (same arguments)."""
-    base = Path(base or tempfile.mkdtemp(prefix="kiosk-demo-"))
+def prepare(base: Path) -> tuple[Path, list[tuple[str, list[dict]]]]:
+    """A fresh demo data directory under `base` (keys, bundle, status list) and the travellers."""
     data = base / "data"
     now = int(time.time())
-    print(f"demo data directory: {data}", file=sys.stderr)
     root = keys.generate("es256", "", root=True)
     gd, bj = keys.generate("es256", "440000"), keys.generate("sm2", "110000")
     stranger = keys.generate("es256", "440000")
@@ -189,6 +187,14 @@ def run_demo(base: Path | None = None, runner=run_scenario) -> int:
         store.import_source(sources.phic_bundle(bundle.encode(), root_pub), now)
         store.pin("phic-root", spki_pem(root_pub.spki_der()))
     _import_status_list(root, data, now, revoked_cti)
+    return data, travellers
+
+
+def run_demo(base: Path | None = None, runner=run_scenario) -> int:
+    """`runner` is `run_scenario` (headless) or `kiosk.ui.app.run_with_window` (same arguments)."""
+    base = Path(base or tempfile.mkdtemp(prefix="kiosk-demo-"))
+    print(f"demo data directory: {base / 'data'}", file=sys.stderr)
+    data, travellers = prepare(base)
     steps, labels = _steps(travellers)
     outcomes: list[dict] = []
     status = runner(data, _policy(), _devices(), steps, emit=_collect(outcomes))

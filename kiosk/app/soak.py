@@ -1,0 +1,104 @@
+"""`python -m kiosk.app.soak`: the demo travellers over and over for a long time, sampling memory.
+
+Answers "does `kiosk run --sim` stay flat over an hour?": it prepares a demo data directory, plays the
+demo's travellers in a loop for `--minutes` through the real drivers and simulators (with the window
+where Qt has a display, else headless) and samples the process's resident memory (VmRSS) and Python
+object count every `--every` seconds. The JSON report gives RSS at start (after the first round, when
+caches are warm), at the end and its maximum, and the number of decisions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from kiosk.app.demo import GAP, _devices, _policy, _steps, prepare
+from kiosk.app.run import run_scenario
+
+
+def rss_kib() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict:
+    base = Path(tempfile.mkdtemp(prefix="kiosk-soak-"))
+    data, travellers = prepare(base)
+    rounds = max(1, int(minutes * 60 // (GAP * len(travellers))))
+    steps, _ = _steps(travellers * rounds)
+    decisions: list[dict] = []
+    samples: list[dict] = []
+    stop = threading.Event()
+    started = time.monotonic()
+
+    def emit(obj: dict) -> None:
+        if obj.get("type") == "decision":
+            decisions.append({"decision": obj["decision"]})
+
+    def sample() -> None:
+        while True:
+            samples.append(
+                {
+                    "t": round(time.monotonic() - started, 1),
+                    "rss_kib": rss_kib(),
+                    "objects": len(gc.get_objects()),
+                    "decisions": len(decisions),
+                }
+            )
+            if stop.wait(every):
+                return
+
+    runner = run_scenario
+    if not headless:
+        from kiosk.ui.app import qt_available, run_with_window
+
+        runner = run_with_window if qt_available() else run_scenario
+    sampler = threading.Thread(target=sample, name="soak-sampler", daemon=True)
+    sampler.start()
+    status = runner(data, _policy(), _devices(), steps, emit=emit)
+    stop.set()
+    sampler.join()
+    warm = next((s for s in samples if s["decisions"] >= len(travellers)), samples[0])
+    report = {
+        "runner": runner.__name__,
+        "minutes": round((time.monotonic() - started) / 60, 1),
+        "decisions": len(decisions),
+        "expected_decisions": len(travellers) * rounds,
+        "exit_status": status,
+        "rss_kib_first": samples[0]["rss_kib"],
+        "rss_kib_warm": warm["rss_kib"],
+        "rss_kib_end": samples[-1]["rss_kib"],
+        "rss_kib_max": max(s["rss_kib"] for s in samples),
+        "objects_warm": warm["objects"],
+        "objects_end": samples[-1]["objects"],
+        "samples": samples,
+    }
+    if out is not None:
+        out.write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kiosk.app.soak", description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--every", type=float, default=30.0, help="seconds between memory samples")
+    parser.add_argument("--out", type=Path, help="write the JSON report here")
+    parser.add_argument("--headless", action="store_true")
+    args = parser.parse_args(argv)
+    report = soak(args.minutes, args.every, args.out, args.headless)
+    summary = {k: v for k, v in report.items() if k != "samples"}
+    print(json.dumps(summary, indent=1), file=sys.stderr)
+    return 0 if report["exit_status"] == 0 and report["decisions"] == report["expected_decisions"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -418,9 +418,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from drivers.config import SECTIONS, SerialScannerConfig, load
+    from kiosk.app.hubsync import site_policy
     from kiosk.app.run import run_scenario
     from kiosk.app.scenario import load_scenario
-    from kiosk.policy.policy import load_policy
 
     devices = load(args.config)
     if args.sim:
@@ -434,7 +434,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from drivers.gpio import install_signal_handlers
 
     install_signal_handlers()  # SIGTERM: relay off, then the normal shutdown
-    policy = load_policy(args.policy)
+    policy = site_policy(data_dir(args.data_dir), args.policy)  # the hub's, when it published one
     if not args.headless:
         from kiosk.ui.app import qt_available, run_with_window
 
@@ -469,8 +469,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     import datetime as _dt
     import getpass
 
+    from kiosk.app.hubsync import site_policy
     from kiosk.app.run import device_id
-    from kiosk.policy.policy import load_policy
     from kiosk.store.registrations import RegistrationStore
 
     try:
@@ -480,7 +480,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     directory = data_dir(args.data_dir)
     if not (directory / "registrations.sqlite").exists():
         raise UsageError(f"no registrations in {directory}")
-    policy = load_policy(args.policy)
+    policy = site_policy(directory, args.policy)
     store = RegistrationStore(directory, device_id(directory), tz=policy.timezone)
     try:
         counts = store.export_day(

@@ -235,6 +235,19 @@ def test_stale_trust_and_untrusted_clock(issuer) -> None:
     assert outcome.decision.decision == "refer" and outcome.decision.reasons[0] == "clock.untrusted"
 
 
+def test_hub_clock_offset_beyond_the_skew_makes_the_clock_untrusted(issuer) -> None:
+    cp, clock, _, _ = make(issuer)
+    offset = [None]
+    cp.clock_offset = lambda: offset[0]
+    assert cp.clock_trusted(clock()), "no word from a hub: only the trust-data rule applies"
+    offset[0] = -299.0
+    assert decide_one(cp, clock, code(issuer)).decision.reasons == ["code.green"]
+    settle(cp, clock, 4)
+    offset[0] = 301.0  # the hub says our clock is 5 minutes behind
+    outcome = decide_one(cp, clock, code(issuer))
+    assert outcome.decision.decision == "refer" and outcome.decision.reasons[0] == "clock.untrusted"
+
+
 def test_verifier_reasons_pass_through(issuer) -> None:
     cp, clock, _, _ = make(issuer)
     expired = code(issuer, valid_hours=1, not_before=int(NOW) - 7200)

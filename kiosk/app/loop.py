@@ -126,6 +126,7 @@ class Checkpoint:
     status_fresh: Callable[[float], bool] = lambda now: False
     trust_age_hours: Callable[[float, str | None], float | None] = lambda now, fmt: None
     newest_signed_time: Callable[[], float] = lambda: 0.0
+    clock_offset: Callable[[], float | None] = lambda: None  # hub clock minus ours, when a hub told us
     rules: Callable[[Verification], bool] | None = None
     clock: Callable[[], float] = time.time
     on_outcome: Callable[[Outcome], None] = lambda outcome: None
@@ -168,9 +169,19 @@ class Checkpoint:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        sync = getattr(self, "sync", None)  # attached by kiosk.app.run.build when enrolled with a hub
+        if sync is not None:
+            sync.close()
         sound = getattr(self, "sound", None)  # attached by kiosk.app.run.build
         if sound is not None:
             sound.player.close()
+
+    def clock_trusted(self, now: float) -> bool:
+        """Our clock is not before the newest signed trust data, nor further from the hub's than the
+        allowed skew (when the hub told us its time)."""
+        skew = self.policy.clock_skew_seconds
+        offset = self.clock_offset()
+        return now + skew >= self.newest_signed_time() and (offset is None or abs(offset) <= skew)
 
     def idle(self) -> bool:
         return self.view.state is State.IDLE and self.events.empty()
@@ -317,7 +328,7 @@ class Checkpoint:
             else temperature.reason or temperature.status,
             trust_age_hours=self.trust_age_hours(now, fmt),
             status_list_fresh=self.status_fresh(now),
-            clock_ok=now + self.policy.clock_skew_seconds >= self.newest_signed_time(),
+            clock_ok=self.clock_trusted(now),
         )
         decision = decide(visit_in, self.policy, now, rules=self.rules)
         if visit.card is not None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from drivers.config import DevicesConfig
 from kiosk import sdnotify
 from kiosk.app.hardware import Hardware, NoActuators, open_hardware
+from kiosk.app.hubsync import HubSync
 from kiosk.app.loop import Checkpoint, Outcome
 from kiosk.app.scenario import Player, Step
 from kiosk.codes import KeyRing
@@ -177,7 +178,7 @@ def build(
         actuators=hw.gpio if hw.gpio is not None else NoActuators(),
         thermometer=hw.thermometer,
         status_lookup=trust.status_lookup,
-        status_fresh=lambda now: trust.status_fresh(now, policy),
+        status_fresh=lambda now: trust.status_fresh(now, checkpoint.policy),  # the hub may swap the policy
         trust_age_hours=trust.age_hours,
         newest_signed_time=trust.newest_signed_time,
         rules=rules_check(policy, clock),
@@ -187,6 +188,9 @@ def build(
     )
     player = SoundPlayer.open(data_dir / "sounds", volume=policy.sound_volume, muted=policy.sound_muted)
     checkpoint.trust = trust  # the window's status strip reads freshness from it
+    checkpoint.sync = HubSync.start_if_enrolled(data_dir, store, checkpoint, trust, clock)
+    if checkpoint.sync is not None:
+        checkpoint.clock_offset = checkpoint.sync.clock_offset
     checkpoint.sound = KioskSound(player, language="zh+en").attach(checkpoint)  # "log" backend in simulation
     return checkpoint, store
 

@@ -563,6 +563,8 @@ def cmd_provision(args: argparse.Namespace) -> int:
         sim=args.sim,
         run_selftest=not args.no_selftest,
         as_json=args.json,
+        enroll_code=args.enroll_code,
+        root_fingerprint=args.root_fingerprint,
     )
 
 
@@ -731,7 +733,7 @@ def build_parser() -> argparse.ArgumentParser:
     gs.add_argument("--config", help="device configuration (TOML); its [gpio] section names the relay")
     gs.set_defaults(func=cmd_gpio_safe)
 
-    pv = sub.add_parser("provision", help="set up this kiosk from an offline USB bundle")
+    pv = sub.add_parser("provision", help="set up this kiosk from an offline USB bundle and/or a hub")
     pv.add_argument(
         "--bundle",
         metavar="DIR",
@@ -742,7 +744,13 @@ def build_parser() -> argparse.ArgumentParser:
     pv.add_argument(
         "--config-dir", default="/etc/healthcode-kiosk", help="where policy.toml and devices.toml go"
     )
-    pv.add_argument("--hub", metavar="URL", help="online enrolment (not available yet: issue 6)")
+    pv.add_argument("--hub", metavar="URL", help="enrol online with this hub (needs --enroll-code)")
+    pv.add_argument("--enroll-code", metavar="CODE", help="the one-time code from `kiosk hub enroll-code`")
+    pv.add_argument(
+        "--root-fingerprint",
+        metavar="HEX",
+        help="SHA-256 of the hub's root key (SPKI); without it the hub's root is trusted on first use",
+    )
     pv.add_argument("--sim", action="store_true", help="self-test the simulated backends")
     pv.add_argument("--no-selftest", action="store_true")
     pv.add_argument("--json", action="store_true")

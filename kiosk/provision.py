@@ -1,4 +1,4 @@
-"""`kiosk provision`: make a freshly installed kiosk ready from an offline USB bundle.
+"""`kiosk provision`: make a freshly installed kiosk ready, from an offline USB bundle and/or a hub.
 
 A provisioning bundle is a directory (a USB stick's folder) holding:
 
@@ -14,7 +14,13 @@ A provisioning bundle is a directory (a USB stick's folder) holding:
 Steps, in order, each reported: names (device id, site), root key and bundle, status list, configuration
 files (validated before copying), self-test. Nothing is half-applied within a step: the trust imports
 are the same all-or-nothing imports as `kiosk trust import`, config files are validated, then written
-by rename. Online enrolment with the hub (issue 6) does not exist yet.
+by rename.
+
+Online (`--hub URL --enroll-code CODE`): the kiosk makes its device key, enrols with the hub
+(`kiosk.sync.enroll`), pins the hub's root key (checked against `--root-fingerprint` or a root already
+pinned from a bundle; trusted on first use otherwise, and its fingerprint is reported), then runs one
+sync round that pulls the issuer bundle, the status list and the site policy. Both can be combined: a
+bundle for the device configuration and the root, the hub for the rest.
 """
 
 from __future__ import annotations
@@ -32,10 +38,6 @@ DEVICE_ID_FILE = "device-id"
 SITE_FILE = "site-name"
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 STATUS_LIST_NAMES = ("status-list.ksl", "status-list.bin", "status-list")
-HUB_NOT_AVAILABLE = (
-    "online enrolment with the hub is not available yet (issue 6): provision from a USB bundle "
-    "with --bundle DIR"
-)
 
 
 class ProvisionError(Exception):
@@ -200,8 +202,72 @@ def copy_configs(bundle_dir: Path, config_dir: Path | None, report: Report) -> N
         report.add(name, "ok", f"copied to {dest}")
 
 
+def enrol_online(
+    data_dir: Path,
+    hub: str,
+    code: str,
+    root_fingerprint: str | None,
+    device_name: str | None,
+    site: str | None,
+    report: Report,
+) -> None:
+    """Enrol with the hub, then one sync round so the kiosk leaves with the hub's trust and policy."""
+    from kiosk.sync.client import SyncClient
+    from kiosk.sync.enroll import EnrollError, enroll
+    from kiosk.sync.transport import SyncError
+
+    try:
+        done = enroll(data_dir, hub, code, root_fingerprint=root_fingerprint, name=device_name, site=site)
+    except EnrollError as exc:
+        raise ProvisionError(f"hub enrolment: {exc}") from None
+    fp = done.get("root_fingerprint")
+    report.add(
+        "hub enrolment",
+        "ok",
+        f"{hub} as {done.get('device_id')}; root key sha256 {fp} ({done.get('root_trust')})",
+    )
+    try:
+        with SyncClient(data_dir) as client:
+            result = client.sync_once()
+    except SyncError as exc:
+        raise ProvisionError(f"first sync: {exc}") from None
+    for step, what, seq in (
+        ("bundle", "issuer bundle from the hub", result.bundle_seq),
+        ("status_list", "status list from the hub", result.status_list_seq),
+        ("policy", "site policy from the hub", result.policy_seq),
+    ):
+        errors = [e["message"] for e in result.errors if e["step"] == step]
+        if errors:
+            report.add(what, "failed", "; ".join(errors))
+        elif seq is None:
+            report.add(what, "skipped" if step != "bundle" else "failed", "none published on the hub")
+        else:
+            report.add(what, "ok", f"seq {seq}")
+
+
+def _selftest(
+    bundle_dir: Path | None, config_dir: Path | None, sim: bool, selftest: Callable | None, report: Report
+) -> None:
+    from drivers.config import load
+
+    devices_path = config_dir / "devices.toml" if config_dir is not None else None
+    if devices_path is None or not devices_path.is_file():
+        in_bundle = bundle_dir / "devices.toml" if bundle_dir is not None else None
+        devices_path = in_bundle if in_bundle is not None and in_bundle.is_file() else None
+    run = selftest
+    if run is None:
+        from kiosk.selftest import run
+    report.selftest = run(load(devices_path), sim=sim)
+    failed = [d["name"] for d in report.selftest if d["status"] != "ok"]
+    report.add(
+        "self-test",
+        "failed" if failed else "ok",
+        f"not ok: {', '.join(failed)}" if failed else f"{len(report.selftest)} devices ok",
+    )
+
+
 def provision(
-    bundle_dir: str | Path,
+    bundle_dir: str | Path | None,
     data_dir: str | Path,
     *,
     config_dir: str | Path | None = DEFAULT_CONFIG_DIR,
@@ -211,38 +277,33 @@ def provision(
     run_selftest: bool = True,
     now: float | None = None,
     selftest: Callable | None = None,
+    hub: str | None = None,
+    enroll_code: str | None = None,
+    root_fingerprint: str | None = None,
 ) -> Report:
-    """Provision `data_dir` from the bundle directory; raises ProvisionError at the first refused step
-    (the steps before it stay applied and are listed in the exception's report)."""
-    bundle_dir, data_dir = Path(bundle_dir), Path(data_dir)
+    """Provision `data_dir` from the bundle directory and/or the hub; raises ProvisionError at the first
+    refused step (the steps before it stay applied and are listed in the exception's report)."""
+    bundle_dir = Path(bundle_dir) if bundle_dir is not None else None
+    data_dir = Path(data_dir)
     config_dir = Path(config_dir) if config_dir is not None else None
     now = time.time() if now is None else now
     report = Report()
-    if not bundle_dir.is_dir():
+    if bundle_dir is None and hub is None:
+        raise ProvisionError("give a USB bundle (--bundle DIR) or a hub (--hub URL --enroll-code CODE)")
+    if hub is not None and not enroll_code:
+        raise ProvisionError("online enrolment needs the one-time code from the hub (--enroll-code)")
+    if bundle_dir is not None and not bundle_dir.is_dir():
         raise ProvisionError(f"{bundle_dir}: not a directory (mount the USB stick and give its folder)")
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
         set_names(data_dir, device_name, site, report)
-        import_trust(bundle_dir, data_dir, now, report)
-        copy_configs(bundle_dir, config_dir, report)
+        if bundle_dir is not None:
+            import_trust(bundle_dir, data_dir, now, report)
+            copy_configs(bundle_dir, config_dir, report)
+        if hub is not None:
+            enrol_online(data_dir, hub, enroll_code, root_fingerprint, device_name, site, report)
         if run_selftest:
-            from drivers.config import load
-
-            devices_path = config_dir / "devices.toml" if config_dir is not None else None
-            if devices_path is None or not devices_path.is_file():
-                devices_path = (
-                    bundle_dir / "devices.toml" if (bundle_dir / "devices.toml").is_file() else None
-                )
-            run = selftest
-            if run is None:
-                from kiosk.selftest import run
-            report.selftest = run(load(devices_path), sim=sim)
-            failed = [d["name"] for d in report.selftest if d["status"] != "ok"]
-            report.add(
-                "self-test",
-                "failed" if failed else "ok",
-                f"not ok: {', '.join(failed)}" if failed else f"{len(report.selftest)} devices ok",
-            )
+            _selftest(bundle_dir, config_dir, sim, selftest, report)
         else:
             report.add("self-test", "skipped", "--no-selftest")
     except ProvisionError as exc:
@@ -284,16 +345,24 @@ def run_cli(
     sim: bool,
     run_selftest: bool,
     as_json: bool,
+    enroll_code: str | None = None,
+    root_fingerprint: str | None = None,
 ) -> int:
     """Exit status: 0 provisioned and every device ok, 1 a refused step or a failed device, 2 usage."""
     import json
     import sys
 
-    if hub is not None:
-        print(f"kiosk: {HUB_NOT_AVAILABLE}", file=sys.stderr)
+    if bundle is None and hub is None:
+        print(
+            "kiosk: provision needs --bundle DIR (a USB provisioning bundle) and/or "
+            "--hub URL --enroll-code CODE",
+            file=sys.stderr,
+        )
         return 2
-    if bundle is None:
-        print("kiosk: provision needs --bundle DIR (a USB provisioning bundle)", file=sys.stderr)
+    if hub is not None and not enroll_code:
+        print(
+            "kiosk: --hub needs --enroll-code CODE (made on the hub: kiosk hub enroll-code)", file=sys.stderr
+        )
         return 2
     try:
         report = provision(
@@ -304,6 +373,9 @@ def run_cli(
             site=site,
             sim=sim,
             run_selftest=run_selftest,
+            hub=hub,
+            enroll_code=enroll_code,
+            root_fingerprint=root_fingerprint,
         )
     except ProvisionError as exc:
         partial = getattr(exc, "report", Report())

@@ -1,0 +1,1 @@
+"""The `kiosk` sub-commands by area; `kiosk/cli.py` assembles them."""

@@ -1,6 +1,7 @@
 """The sync client inside `kiosk run`, on its own thread, when the kiosk is enrolled with a hub.
 
-It pushes registrations from the same store the checkpoint appends to (SQLite serialises the two), and
+A round runs at start, every minute, and a second after each new registration (a jittered backoff
+after failures, which new registrations do not cut short). It pushes registrations from the same store the checkpoint appends to (SQLite serialises the two), and
 after a round that imported something it makes the running checkpoint use it: the key ring and status
 list are reloaded, and a new site policy from the hub replaces the one in force for the next visit.
 The hub's clock offset feeds the clock-sanity rule (`Checkpoint.clock_trusted`).
@@ -39,6 +40,9 @@ def site_policy(data_dir: Path, local: str | Path | None) -> Policy:
 class HubSync:
     """`SyncClient.run_forever` on a daemon thread, wired to a running checkpoint."""
 
+    interval = 60.0  # seconds between rounds when nothing happens
+    settle = 1.0  # after a new registration, wait this long to push it with any that follow
+
     def __init__(self, data_dir: Path, store, checkpoint, trust, clock: Callable[[], float] = time.time):
         from kiosk.sync.client import open_client
         from kiosk.sync.state import read_state
@@ -49,6 +53,7 @@ class HubSync:
         self.last_result = None
         self.client = open_client(self.data_dir, store=store, clock=clock, on_change=self._changed)
         self.stop_event = threading.Event()
+        self._wake = threading.Event()
         self.thread = threading.Thread(target=self._run, name="hub-sync", daemon=True)
 
     @classmethod
@@ -66,10 +71,29 @@ class HubSync:
         return sync
 
     def _run(self) -> None:
-        try:
-            self.client.run_forever(self.stop_event, on_result=self._result)
-        except Exception:  # noqa: BLE001 - the checkpoint runs on offline; the error is logged
-            log.exception("hub sync stopped")
+        from kiosk.sync.client import backoff_delay
+
+        failures = 0
+        while not self.stop_event.is_set():
+            try:
+                result = self.client.sync_once()
+            except Exception:  # noqa: BLE001 - the checkpoint goes on offline; the error is logged
+                log.exception("hub sync round failed")
+                result = None
+            if result is not None:
+                self._result(result)
+            if result is not None and result.ok:
+                failures = 0
+                if self._wake.wait(self.interval) and not self.stop_event.is_set():
+                    self.stop_event.wait(self.settle)  # let a visit's companions join the batch
+            else:
+                failures += 1  # a new registration does not cut a backoff short
+                self.stop_event.wait(backoff_delay(failures))
+            self._wake.clear()
+
+    def nudge(self) -> None:
+        """A registration was stored: push it soon rather than at the next interval."""
+        self._wake.set()
 
     def _result(self, result) -> None:
         self.last_result = result
@@ -88,5 +112,6 @@ class HubSync:
 
     def close(self, timeout: float = 5.0) -> None:
         self.stop_event.set()
+        self._wake.set()
         self.thread.join(timeout)
         self.client.close()

@@ -162,6 +162,15 @@ def make_record(store: RegistrationStore) -> Callable:
     return record
 
 
+def _nudging(record: Callable, sync: HubSync) -> Callable:
+    def record_and_nudge(outcome: Outcome, visit) -> int:
+        seq = record(outcome, visit)
+        sync.nudge()
+        return seq
+
+    return record_and_nudge
+
+
 def build(
     data_dir: Path,
     policy: Policy,
@@ -191,6 +200,7 @@ def build(
     checkpoint.sync = HubSync.start_if_enrolled(data_dir, store, checkpoint, trust, clock)
     if checkpoint.sync is not None:
         checkpoint.clock_offset = checkpoint.sync.clock_offset
+        checkpoint.record = _nudging(checkpoint.record, checkpoint.sync)
     checkpoint.sound = KioskSound(player, language="zh+en").attach(checkpoint)  # "log" backend in simulation
     return checkpoint, store
 

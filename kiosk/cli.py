@@ -165,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     issuer.add_parsers(sub)
     checkpoint.add_parsers(sub)
     technician.add_parsers(sub)
+    from kiosk.hub.cli import add_parser as add_hub_parser
+
+    add_hub_parser(sub)
 
     c = sub.add_parser("conformance", help="run outside conformance suites")
     csub = c.add_subparsers(dest="suite", required=True, metavar="SUITE")

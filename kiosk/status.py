@@ -26,7 +26,6 @@ from kiosk.provision import DEVICE_ID_FILE, SITE_FILE, read_name, restore_owners
 
 SERVICE = "healthcode-kiosk.service"
 PACKAGES = ("cryptography", "numpy", "opencv-python-headless", "zxing-cpp", "gpiozero", "pyscard", "smbus2")
-LAST_SYNC = "never (hub sync arrives with issue 6)"
 
 
 def _utc(ts: float | None) -> str:
@@ -105,6 +104,28 @@ def _trust_row(r, now: float, max_age_hours: float) -> dict:
     }
 
 
+def last_sync(data_dir: Path, now: float) -> str:
+    """The hub sync in one line, from `hub.json` and `sync-state.json` (kiosk/sync/state.py)."""
+    from kiosk.sync.state import NotEnrolled, read_hub, read_state
+
+    try:
+        hub = read_hub(data_dir)
+    except NotEnrolled:
+        return "never: not enrolled with a hub (offline kiosk; kiosk provision --hub URL --enroll-code CODE)"
+    state = read_state(data_dir)
+    if state.last_success is None:
+        text = f"never with {hub.url}"
+    else:
+        text = f"{_utc(state.last_success)} ({(now - state.last_success) / 60:.0f} min ago) with {hub.url}"
+    if state.last_attempt is not None:
+        text += "; hub reachable" if state.online else "; hub NOT reachable at the last attempt"
+    if state.clock_offset is not None:
+        text += f"; clock offset {state.clock_offset:+.1f} s"
+    if state.last_error:
+        text += f"; last error: {state.last_error[:200]}"
+    return text
+
+
 def registrations(data_dir: Path, tz: str) -> dict:
     if not (data_dir / "registrations.sqlite").exists():
         return {"pending": 0, "total": 0, "last_decision": None}
@@ -152,7 +173,7 @@ def collect(
         },
         "trust": sources,
         "registrations": queue,
-        "last_sync": LAST_SYNC,
+        "last_sync": last_sync(data_dir, now),
         "devices": None,
     }
     if run_selftest:

@@ -47,6 +47,11 @@ def _run_one(name: str, config: object, limit: float) -> dict:
     return outcome
 
 
+def run_one(name: str, config: object, limit: float = TIME_LIMIT) -> dict:
+    """One device's self-test under the time limit (the technician screen runs them one by one)."""
+    return _run_one(name, config, limit)
+
+
 def run(config: DevicesConfig, *, sim: bool = False, limit: float = TIME_LIMIT) -> list[dict]:
     """Self-test every fitted device, in configuration order; `sim` forces simulated backends."""
     results = []

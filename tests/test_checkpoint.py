@@ -279,3 +279,25 @@ def test_site_policy_refuses_formats_and_issuers(issuer) -> None:
     assert decide_one(cp, clock, code(issuer)).decision.reasons == ["format.not_accepted"]
     cp2, clock2, _, _ = make(issuer, policy=Policy(issuers=["11"]))
     assert decide_one(cp2, clock2, code(issuer)).decision.reasons == ["issuer.not_accepted"]
+
+
+def test_guard_override_of_a_referral(issuer) -> None:
+    cp, clock, recorded, order = make(issuer)
+    referred = decide_one(cp, clock, code(issuer, colour="yellow"))
+    assert referred.decision.decision == "refer" and ("gate", "pulse") not in cp.actuators.log
+    with pytest.raises(ValueError):
+        cp.override(referred.seq, "refer", "no")
+    cp.override(referred.seq + 1, "deny", "not this visit")  # another seq: nothing happens
+    settle(cp, clock, 0.2)
+    assert cp.view.outcome.decision.decision == "refer"
+    cp.override(referred.seq, "pass", "checked by phone")
+    settle(cp, clock, 0.2)
+    shown = cp.view.outcome
+    assert shown.decision.decision == "pass" and shown.decision.reasons == ["guard.manual", "code.yellow"]
+    assert shown.seq == referred.seq and len(recorded) == 1  # audited by the console, not a new visit
+    assert ("gate", "pulse") in cp.actuators.log
+    settle(cp, clock, 6)  # the result is over: a late override only opens the gate
+    pulses = cp.actuators.log.count(("gate", "pulse"))
+    cp.override(referred.seq, "pass", "late")
+    settle(cp, clock, 0.2)
+    assert cp.actuators.log.count(("gate", "pulse")) == pulses + 1 and cp.view.outcome is None

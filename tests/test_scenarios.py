@@ -105,7 +105,7 @@ def visits(lines: list[dict]) -> list[tuple[dict, list[tuple[str, str]]]]:
     for line in lines:
         if line["type"] == "decision":
             out.append((line, []))
-        elif out:
+        elif out and line["type"] == "actuator":
             out[-1][1].append((line["device"], line["action"]))
     return out
 
@@ -221,6 +221,19 @@ def test_fever_and_device_faults(site) -> None:
     assert got[1] == ("refer", ["code.green", "temperature.unavailable"])
     assert got[2] == ("deny", ["card.forged"])
     assert got[3] == ("refer", ["card.unreadable"])
+
+
+def test_headless_door_alarm(site) -> None:
+    """Without the window the door contact still raises the alarm: a JSON line and the buzzer."""
+    events = [
+        {"t": 0.3, "event": "door", "state": "open"},  # no gate pulse before it: forced
+        {"t": 0.6, "event": "door", "state": "closed"},
+        *traveller(1.0, {"event": "scan", "text": code(site)}),
+    ]
+    proc, lines = play(site, events)
+    assert [(v["decision"], v["reasons"]) for v, _ in visits(lines)] == [("pass", ["code.green"])]
+    alarms = [(x["kind"], x["device"]) for x in lines if x["type"] == "alarm"]
+    assert alarms == [("door.forced", "door")], lines
 
 
 def test_stale_trust_and_untrusted_clock(site, tmp_path) -> None:

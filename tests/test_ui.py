@@ -32,12 +32,16 @@ def _shown(widget: TravellerScreen, state: LoopState, status: StatusInfo, lang: 
 
 
 def test_every_message_has_a_chinese_translation():
+    import string
+
     t = texts()
+    names = lambda text: {f[1] for f in string.Formatter().parse(text) if f[1]}  # noqa: E731
     for msg_id, source in MESSAGES.items():
         zh = t.get(msg_id, "zh")
         assert zh, msg_id
-        if source not in ("—", "{t} °C"):
+        if source not in ("—", "{t} °C", "{done} / {total}"):
             assert zh != source, f"{msg_id} has no Chinese translation in the .qm"
+        assert names(zh) == names(source), f"{msg_id}: the translation changes the placeholders"
 
 
 def test_reasons_in_plain_words():
@@ -215,12 +219,29 @@ def test_no_text_clipped_or_overlapping(qtbot, width, height):
 
 
 def test_screenshots_for_every_state(qtbot, tmp_path):
-    written = screenshots.write_screenshots(tmp_path)
+    """`kiosk screenshots`: every traveller, guard and technician state, both languages, both orientations."""
+    written = screenshots.write_screenshots(
+        tmp_path, quality=95
+    )  # fast compression: the test is about content
+    names = [*STATES, "idle-preview"]
     expected = {
-        f"{name}-{lang}-{w}x{h}.png" for name in STATES for lang in ("zh", "en") for w, h in screenshots.SIZES
+        f"{n}-{lang}-{w}x{h}.png" for n in names for lang in ("zh", "en") for w, h in screenshots.SIZES
     }
+    for prefix, states in (("guard", screenshots.GUARD_STATES), ("tech", screenshots.TECHNICIAN_STATES)):
+        expected |= {
+            f"{prefix}-{n}-{lang}-{w}x{h}.png"
+            for n in states
+            for lang in ("zh", "en")
+            for w, h in screenshots.CONSOLE_SIZES
+        }
     assert {p.name for p in written} == expected
     assert all(p.stat().st_size > 5000 for p in written)
+    from PySide6.QtGui import QImage
+
+    for path in written:  # each image is exactly the screen it was made for
+        width, height = (int(v) for v in path.stem.rsplit("-", 1)[1].split("x"))
+        image = QImage(str(path))
+        assert (image.width(), image.height()) == (width, height), path.name
 
 
 def test_frame_accepts_numpy_and_qimage(screen):

@@ -161,8 +161,8 @@ def test_window_renders_every_loop_state(qtbot, issuer) -> None:
         qtbot.waitUntil(lambda: screen.pages.currentWidget() is screen.idle, timeout=2000)
 
         cp.post(green_code(issuer))  # READING, measuring
-        qtbot.waitUntil(lambda: screen.pages.currentWidget() is screen.reading, timeout=2000)
-        assert screen.state.state is State.READING and screen.state.code_read and screen.state.measuring
+        qtbot.waitUntil(lambda: screen.state.code_read and screen.state.measuring, timeout=2000)
+        assert screen.state.state is State.READING and screen.pages.currentWidget() is screen.reading
         assert any("Measuring" in t or "测温中" in t or "…" in t for t in screen.visible_texts())
 
         thermometer.release.set()  # the temperature arrives: READING with the value
@@ -380,7 +380,7 @@ def test_manual_open_is_audited_and_pulses_the_gate(qtbot, store) -> None:
     assert console.unlocked
     qtbot.mouseClick(console.open_button, Qt.MouseButton.LeftButton)  # no reason: refused
     assert gpio.log == [] and store.audit_entries() == []
-    assert console.action_status.text() == "Enter a reason first"
+    assert console.action_status.text() == "! Enter a reason first"
     qtbot.keyClicks(console.reason_edit, "wheelchair user, code checked by hand")
     qtbot.mouseClick(console.open_button, Qt.MouseButton.LeftButton)
     assert gpio.log == [("gate", "pulse")]
@@ -388,7 +388,7 @@ def test_manual_open_is_audited_and_pulses_the_gate(qtbot, store) -> None:
     assert [(e.actor, e.action, e.reason) for e in entries] == [
         ("guard", "gate.manual_open", "wheelchair user, code checked by hand")
     ]
-    assert console.action_status.text() == "Gate opened by hand" and console.reason_edit.text() == ""
+    assert console.action_status.text() == "✓ Gate opened by hand" and console.reason_edit.text() == ""
     qtbot.keyClicks(console.reason_edit, "door held open by cleaner")
     qtbot.mouseClick(console.silence_button, Qt.MouseButton.LeftButton)
     assert gpio.log[-1] == ("buzzer", "silence")
@@ -485,7 +485,12 @@ def test_run_with_window_plays_a_scenario_on_simulated_hardware(qtbot, tmp_path)
     if devices.gpio is not None:
         devices.gpio.pulse_seconds = 0.5
     lines: list[dict] = []
-    steps = [Step(0.3, "temperature", {"celsius": 36.6}, 1), Step(0.4, "scan", {"text": "hello"}, 2)]
+    steps = [
+        Step(0.3, "temperature", {"celsius": 36.6}, 1),
+        Step(0.4, "scan", {"text": "hello"}, 2),
+        Step(0.5, "door", {"state": "open"}, 3),  # no gate pulse: forced open, the guard's alarm
+        Step(0.9, "door", {"state": "closed"}, 4),
+    ]
     policy = Policy(site="Test gate", result_seconds=0.5, companion_window_seconds=0.3)
     started = time.monotonic()
     status = run_with_window(
@@ -494,7 +499,119 @@ def test_run_with_window_plays_a_scenario_on_simulated_hardware(qtbot, tmp_path)
     assert status == 0 and time.monotonic() - started < 15
     decisions = [line for line in lines if line["type"] == "decision"]
     assert [(d["decision"], d["reasons"]) for d in decisions] == [("deny", ["format.unknown"])]
+    alarms = [(line["kind"], line["device"]) for line in lines if line["type"] == "alarm"]
+    assert alarms == [("door.forced", "door")]
     from kiosk.app.run import device_id
 
     with RegistrationStore(tmp_path / "data", device_id(tmp_path / "data")) as store:
         assert store.last_seq() == 1  # recorded, and the store was closed cleanly
+
+
+# --- the traveller screen's camera preview, language switch and sync status ---
+
+
+def test_camera_preview_shows_the_sim_cameras_frames(qtbot, issuer, monkeypatch) -> None:
+    """The simulated camera scanner's latest frames reach the aiming frame, downscaled, at the preview's
+    own low rate; a stalled camera clears the preview and never holds the screen up."""
+    from drivers.config import CameraConfig
+    from drivers.scanner.camera import open_camera
+    from kiosk.ui import app as ui_app
+    from kiosk.ui.app import PREVIEW_WIDTH, camera_frames
+
+    monkeypatch.setattr(ui_app, "STALE_FRAME_SECONDS", 0.4)
+    camera = open_camera(CameraConfig(backend="sim", width=1280, height=720, fps=15), gone_seconds=5.0)
+    camera.start(lambda event: None)
+    cp, _ = make_checkpoint(issuer, GatedThermometer(), Clock())
+    window = KioskWindow(cp, status_fn(), frame_source=camera_frames(camera), frame_ms=60, tick_ms=20)
+    qtbot.addWidget(window)
+    window.resize(800, 480)
+    window.show()
+    preview = window.traveller.idle.preview
+    try:
+        camera.sim.show("PHC1:PREVIEW-TEST")
+        qtbot.waitUntil(lambda: window.frames >= 3, timeout=3000)
+        image = preview._image
+        assert image is not None and image.width() == PREVIEW_WIDTH and image.height() == 180  # 1280x720 / 4
+        assert len({image.pixelColor(x, 90).value() for x in range(0, 320, 4)}) > 2  # a real scene, not blank
+        cp.view = LoopState(State.READING, code_read=True)  # a visit: no preview work meanwhile
+        qtbot.waitUntil(
+            lambda: window.traveller.pages.currentWidget() is window.traveller.reading, timeout=1000
+        )
+        frames = window.frames
+        qtbot.wait(300)
+        assert window.frames == frames
+        cp.view = LoopState(State.IDLE)
+        camera.sim.stall(True)  # reads now wait out their timeout and give nothing
+        ticks = window.ticks
+        qtbot.waitUntil(lambda: preview._image is None, timeout=3000)  # a stale frame is not shown
+        assert window.ticks > ticks + 5  # the screen kept ticking meanwhile
+    finally:
+        camera.sim.stall(False)
+        camera.stop()
+
+
+def click_toggle(qtbot, screen) -> None:
+    toggle = screen.idle.language_toggle
+    qtbot.mousePress(toggle, Qt.MouseButton.LeftButton)
+    assert toggle.styleSheet().count("#4fc3f7") == 2  # pressed: filled with the accent colour
+    qtbot.mouseRelease(toggle, Qt.MouseButton.LeftButton)
+
+
+def test_language_switch_lasts_one_visit(qtbot, issuer) -> None:
+    clock = Clock()
+    cp, _ = make_checkpoint(issuer, GatedThermometer(), clock)
+    loop = LoopThread(cp).start()
+    window = KioskWindow(cp, status_fn(), tick_ms=20, language="zh")
+    qtbot.addWidget(window)
+    window.resize(800, 480)
+    window.show()
+    screen = window.traveller
+    try:
+        toggle = screen.idle.language_toggle
+        assert toggle.label.source_text() == "English" and toggle.isVisible()
+        assert toggle.width() >= 80 and toggle.height() >= 60  # large enough to hit
+        click_toggle(qtbot, screen)
+        assert screen.language == "en" and toggle.label.source_text() == "中文"
+        assert screen.idle.prompt.texts()[0] == "Show your health code or swipe your ID card"
+        cp.post(green_code(issuer))
+        qtbot.waitUntil(lambda: screen.state.temperature is not None, timeout=2000)
+        assert "Health code" in screen.visible_texts()  # the visit is in English
+        clock.t += 2.0
+        qtbot.waitUntil(lambda: screen.state.state is State.ACTUATING, timeout=2000)
+        assert screen.result.headline.texts()[0] == "PASS"
+        clock.t += cp.policy.result_seconds + 0.1
+        qtbot.waitUntil(lambda: screen.state.state is State.IDLE, timeout=2000)
+        assert screen.language == "zh" and screen.idle.prompt.texts()[0] == "请出示健康码或刷身份证"
+        click_toggle(qtbot, screen)  # chosen, then nobody comes: back to the default after a while
+        assert screen.language == "en"
+        screen._chosen_at -= 61
+        qtbot.waitUntil(lambda: screen.language == "zh", timeout=1000)
+    finally:
+        loop.stop()
+
+
+def test_status_strip_reads_the_sync_state_file(qtbot, issuer, tmp_path) -> None:
+    import json
+
+    from kiosk.ui.app import sync_status
+    from kiosk.ui.sources import SyncStateCache
+
+    cp, _ = make_checkpoint(issuer, GatedThermometer(), Clock())
+    cache = SyncStateCache(tmp_path, every=0.0)
+    policy = Policy(site="North gate")
+
+    def status() -> StatusInfo:
+        online, last = sync_status(cache, policy.timezone)
+        return status_info(
+            FakeTrust({"phic": 1.0, "status-list": 1.0}), policy, NOW, online=online, last_sync=last
+        )
+
+    window = KioskWindow(cp, status, tick_ms=20, language="en")
+    qtbot.addWidget(window)
+    window.resize(800, 480)
+    window.show()
+    qtbot.waitUntil(lambda: {"Offline", "Sync never"} <= set(window.traveller.visible_texts()), timeout=2000)
+    (tmp_path / "sync-state.json").write_text(json.dumps({"online": True, "last_success": NOW - 120}))
+    qtbot.waitUntil(lambda: "Online" in window.traveller.visible_texts(), timeout=2000)
+    assert "Sync 11-25 17:44" in window.traveller.visible_texts()  # NOW - 2 min, in Asia/Shanghai
+    assert window.traveller.strip.chips["network"].level == "ok"

@@ -186,6 +186,13 @@ class Thermometer:
     def model(self) -> SkinToBody:
         return self._model
 
+    def set_offset(self, offset: float) -> None:
+        """Use a new calibration offset from now on (the technician's calibration screen saves it to
+        the configuration too). Only for `model = "offset"`."""
+        if self._config.model != "offset":
+            raise ValueError('set_offset needs model = "offset"')
+        self._model = build_model("offset", offset, self._config.linear, self._config.table)
+
     def measure(self) -> Reading:
         """One screening reading; blocks for about samples x sample_interval, never past the timeout."""
         started = time.monotonic()

@@ -29,6 +29,8 @@ class Hardware:
     def start(self, sink: Callable) -> None:
         for device in self.inputs:
             device.start(sink)
+        if self.gpio is not None:
+            self.gpio.start(sink)  # the door contact's events
 
     def health(self) -> dict[str, Any]:
         names = ("camera", "serial_scanner", "thermometer", "id_reader", "pcsc", "gpio")

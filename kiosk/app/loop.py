@@ -25,7 +25,7 @@ from drivers.events import CardFault, CardRemoved, CodeScanned, DoorEvent, Event
 from kiosk.codes import KeyRing, Verification, phic, verify_code
 from kiosk.codes.masking import mask_id, mask_name
 from kiosk.codes.shc import ChunkAssembler
-from kiosk.policy.policy import DENY, PASS, CardInfo, Decision, Policy, Visit, decide
+from kiosk.policy.policy import DENY, PASS, REFER, CardInfo, Decision, Policy, R, Visit, decide
 
 NO_PERSON_PATIENCE = 4.0  # seconds to wait for someone to step in front of the thermometer
 BUZZER = {PASS: "pass", DENY: "stop", "refer": "refer"}
@@ -85,6 +85,15 @@ class Outcome:
             "temperature": round(self.temperature, 1) if self.temperature is not None else None,
             "seq": self.seq,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """A guard's decision on a referred visit, from the console (audited there before it is posted)."""
+
+    seq: int
+    decision: str  # PASS or DENY
+    reason: str
 
 
 @dataclass(slots=True)
@@ -194,6 +203,8 @@ class Checkpoint:
             self._code(event, now)
         elif isinstance(event, IdCardRead | CardFault):
             self._card(event, now)
+        elif isinstance(event, Override):
+            self._override(event, now)
         elif isinstance(event, CardRemoved | DoorEvent):
             pass  # removal needs no action; door alarms belong to the guard console
 
@@ -356,6 +367,35 @@ class Checkpoint:
         self._action({"device": "buzzer", "action": BUZZER[decision]})
         self._result_until = now + self.policy.result_seconds
         self.view = LoopState(State.ACTUATING, outcome=outcome)
+
+    def override(self, seq: int, decision: str, reason: str) -> None:
+        """The guard decided referred visit `seq` by hand (any thread; audited by the console)."""
+        if decision not in (PASS, DENY):
+            raise ValueError(f"override decision must be pass or deny, not {decision!r}")
+        self.post(Override(seq, decision, reason))
+
+    def _override(self, event: Override, now: float) -> None:
+        shown = self.view.outcome
+        if (
+            self.view.state is State.ACTUATING
+            and shown is not None
+            and shown.seq == event.seq
+            and shown.decision.decision == REFER
+        ):  # still on screen: show the guard's decision and act on it like any other
+            decided = Outcome(
+                Decision(event.decision, [R.MANUAL, *shown.decision.reasons], shown.decision.method),
+                shown.verification,
+                shown.temperature,
+                shown.masked_name,
+                shown.masked_id,
+                seq=shown.seq,
+                at=now,
+            )
+            self.on_outcome(decided)
+            self._actuate(decided, now)
+        elif event.decision == PASS:  # the screen has moved on: only the gate
+            self.actuators.pulse_gate()
+            self._action({"device": "gate", "action": "pulse", "why": "override"})
 
     def _end_result(self) -> None:
         self.actuators.show(None)

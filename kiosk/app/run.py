@@ -214,15 +214,27 @@ def run_scenario(
     clock: Callable[[], float] = time.time,
 ) -> int:
     """Run the checkpoint; with `steps`, play them and return once the last visit is decided."""
+    from kiosk.app.alarms import AlarmBoard
+
     emit = emit or print_json
     hw = open_hardware(devices)
     checkpoint, store = build(data_dir, policy, hw, emit, clock)
+    alarms = AlarmBoard(  # door held open or forced, failed devices: the buzzer and a JSON line
+        hw.gpio,
+        clock=clock,
+        on_alarm=lambda a: emit({"type": "alarm", "kind": a.kind, "device": a.device, "detail": a.detail}),
+    )
+
+    def sink(event) -> None:
+        alarms.on_event(event)
+        checkpoint.post(event)
+
     stop = threading.Event()
     player = Player(
         hw, steps or [], thermometer_offset=devices.thermometer.offset if devices.thermometer else 0.9
     )
     try:
-        hw.start(checkpoint.post)
+        hw.start(sink)
         if hw.gpio is not None:
             hw.gpio.show(None)
         wait_ready(hw)
@@ -230,9 +242,13 @@ def run_scenario(
         if steps is not None:
             threading.Thread(target=player.play, args=(stop,), name="scenario", daemon=True).start()
         quiet_since = None
+        health_checked = 0.0
         while True:
             checkpoint.step()
             sdnotify.watchdog()
+            if time.monotonic() - health_checked >= 1.0:
+                health_checked = time.monotonic()
+                alarms.update_health(hw.health())
             if steps is None:
                 continue
             if player.done.is_set() and checkpoint.idle():

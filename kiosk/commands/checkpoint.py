@@ -41,6 +41,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 devices,
                 steps,
                 guard_pin_hash=policy.guard_pin_hash or None,
+                technician_pin_hash=policy.technician_pin_hash or None,
+                devices_path=args.config,
                 full_screen=not args.scenario,
             )
         print(

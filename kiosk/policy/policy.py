@@ -105,6 +105,7 @@ class Policy:
     dcc_value_sets: str = ""  # EU value sets file the rules refer to
     outcomes: dict[str, str] = field(default_factory=dict)  # reason -> pass/deny/refer overrides
     guard_pin_hash: str = ""  # kiosk.ui.guard.hash_pin(PIN); empty: the guard console stays locked
+    technician_pin_hash: str = ""  # the same for the technician screens (a different PIN)
     sound_volume: int = 80  # 0-100
     sound_muted: bool = False
 
@@ -138,6 +139,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "dcc_rules_country": (str,),
     "dcc_value_sets": (str,),
     "guard_pin_hash": (str,),
+    "technician_pin_hash": (str,),
     "sound_volume": (int,),
     "sound_muted": (bool,),
     "outcomes": (dict,),

@@ -8,7 +8,10 @@ Neither thread waits on the other: the UI only reads `checkpoint.view` and devic
 touches a widget. `run_with_window` mirrors `kiosk.app.run.run_scenario` (same building blocks, same
 exit rule: the scenario played and the loop idle for 2.5 s), and also ends when the window is closed.
 Hardware and store are always closed. The guard console (kiosk/ui/guard.py) opens on F12 or a long
-press on the status strip.
+press on the status strip; the technician screens (kiosk/ui/technician.py) on Shift+F12 or from the guard
+console's PIN page. A second, slower timer shows the camera's latest frame in the idle page's aiming frame
+(downscaled, about 7 per second, only while the traveller screen is idle). Door and device alarms
+(kiosk/ui/alarms.py) reach the guard console through a tee on the devices' event sink.
 """
 
 from __future__ import annotations
@@ -22,16 +25,22 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QWidget
 
 from kiosk import sdnotify
+from kiosk.app.alarms import AlarmBoard
 from kiosk.app.loop import Checkpoint
 from kiosk.policy.policy import Policy
 from kiosk.ui.guard import GuardActions, GuardConsole
+from kiosk.ui.sources import EventLog, SyncStateCache
+from kiosk.ui.technician import TechnicianDeps, TechnicianScreen
 from kiosk.ui.traveller import Freshness, StatusInfo, TravellerScreen
 
 TICK_MS = 50
+FRAME_MS = 140  # camera preview: about 7 frames a second
+PREVIEW_WIDTH = 320  # frames are downscaled (by striding) to about this width before conversion
+STALE_FRAME_SECONDS = 2.0
 LONG_PRESS_MS = 2000
 QUIET_SECONDS = 2.5  # as run_scenario: nothing more arrives from the devices
 HEARTBEAT_SECONDS = 5.0  # the loop thread must have stepped this recently for a watchdog ping
@@ -154,11 +163,14 @@ class _LongPress(QObject):
 
 
 class KioskWindow(QMainWindow):
-    """The traveller screen (and, behind a PIN, the guard console), refreshed from the checkpoint.
+    """The traveller screen (and, behind PINs, the guard console and the technician screens), refreshed
+    from the checkpoint.
 
     `status` is called on every tick and must be cheap and non-blocking (see `status_info`).
     `finished` (optional) is polled each tick: when it returns True the window closes. `closing` is
-    emitted once when the window closes, for whatever reason.
+    emitted once when the window closes, for whatever reason. `frame_source` (optional) returns the
+    camera's latest frame (or None) without waiting; `alarms` and `health` feed the guard console's
+    alarm banner.
     """
 
     closing = Signal()
@@ -169,18 +181,28 @@ class KioskWindow(QMainWindow):
         status: Callable[[], StatusInfo],
         *,
         guard: GuardConsole | None = None,
+        technician: TechnicianScreen | None = None,
         finished: Callable[[], bool] | None = None,
         language: str = "zh",
         tick_ms: int = TICK_MS,
+        frame_source: Callable[[], Any] | None = None,
+        frame_ms: int = FRAME_MS,
+        alarms: AlarmBoard | None = None,
+        health: Callable[[], dict] | None = None,
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
         self.checkpoint = checkpoint
         self.status = status
         self.finished = finished
+        self.frame_source = frame_source
+        self.alarms = alarms
+        self.health = health
         self.ticks = 0
+        self.frames = 0
         self.render_errors = 0
         self._closed = False
+        self._last_frame: Any = None
         self.setWindowTitle("Health-code checkpoint")
         self.screen_ = TravellerScreen(language)
         self.stack = QStackedWidget()
@@ -189,12 +211,22 @@ class KioskWindow(QMainWindow):
         if guard is not None:
             self.stack.addWidget(guard)
             guard.closed.connect(self.show_traveller)
+            guard.technician_requested.connect(self.show_technician)
+        self.technician = technician
+        if technician is not None:
+            self.stack.addWidget(technician)
+            technician.closed.connect(self.show_traveller)
         self.setCentralWidget(self.stack)
         self.long_press = _LongPress(self.screen_.strip, self.show_guard)
         self.timer = QTimer(self)
         self.timer.setInterval(tick_ms)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
+        self.frame_timer = QTimer(self)
+        self.frame_timer.setInterval(frame_ms)
+        self.frame_timer.timeout.connect(self.show_frame)
+        if frame_source is not None:
+            self.frame_timer.start()
         self.tick(check_finished=False)
 
     @property
@@ -210,18 +242,63 @@ class KioskWindow(QMainWindow):
             if self.render_errors == 1:
                 print(f"kiosk: screen: {type(exc).__name__}: {exc}", file=sys.stderr)
             self.screen_.render(self.checkpoint.view)
+        if self.alarms is not None:
+            try:
+                if self.health is not None:
+                    self.alarms.update_health(self.health())
+                if self.guard is not None:
+                    self.guard.show_alarms(self.alarms.alarms())
+            except Exception as exc:
+                self.render_errors += 1
+                if self.render_errors == 1:
+                    print(f"kiosk: alarms: {type(exc).__name__}: {exc}", file=sys.stderr)
         if check_finished and self.finished is not None and self.finished():
             self.close()
 
+    def show_frame(self) -> None:
+        """The camera's latest frame into the idle page's preview (only while it is on screen)."""
+        screen = self.screen_
+        if self.frame_source is None or self.stack.currentWidget() is not screen:
+            return
+        if screen.pages.currentWidget() is not screen.idle:
+            return
+        try:
+            frame = self.frame_source()
+        except Exception:
+            frame = None
+        if frame is self._last_frame:
+            return
+        self._last_frame = frame
+        if frame is not None and hasattr(frame, "shape") and len(frame.shape) >= 2:
+            step = max(1, int(frame.shape[1]) // PREVIEW_WIDTH)
+            frame = frame[::step, ::step]
+        try:
+            screen.set_frame(frame)
+            self.frames += frame is not None
+        except Exception:  # an odd frame (wrong shape or type) is skipped, not fatal
+            screen.set_frame(None)
+
+    def _show(self, widget: QWidget | None) -> None:
+        if widget is None:
+            return
+        for other in (self.guard, self.technician):
+            if other is not None and other is not widget:
+                other.lock()
+        if self.stack.currentWidget() is not widget:
+            widget.lock()  # type: ignore[attr-defined]
+            self.stack.setCurrentWidget(widget)
+            widget.pin_edit.setFocus()  # type: ignore[attr-defined]
+
     def show_guard(self) -> None:
-        if self.guard is not None and self.stack.currentWidget() is not self.guard:
-            self.guard.lock()
-            self.stack.setCurrentWidget(self.guard)
-            self.guard.pin_edit.setFocus()
+        self._show(self.guard)
+
+    def show_technician(self) -> None:
+        self._show(self.technician)
 
     def show_traveller(self) -> None:
-        if self.guard is not None:
-            self.guard.lock()
+        for other in (self.guard, self.technician):
+            if other is not None:
+                other.lock()
         self.stack.setCurrentWidget(self.screen_)
 
     def toggle_guard(self) -> None:
@@ -230,19 +307,53 @@ class KioskWindow(QMainWindow):
         else:
             self.show_guard()
 
+    def toggle_technician(self) -> None:
+        if self.technician is not None and self.stack.currentWidget() is self.technician:
+            self.show_traveller()
+        else:
+            self.show_technician()
+
     def keyPressEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         if event.key() == Qt.Key.Key_F12:  # reaches here from any child that does not take F12
-            self.toggle_guard()
+            if event.modifiers() & Qt.KeyboardModifier.ShiftModifier:
+                self.toggle_technician()
+            else:
+                self.toggle_guard()
             event.accept()
             return
         super().keyPressEvent(event)
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
         self.timer.stop()
+        self.frame_timer.stop()
         if not self._closed:
             self._closed = True
             self.closing.emit()
         super().closeEvent(event)
+
+
+def camera_frames(camera: Any) -> Callable[[], Any] | None:
+    """The preview's frame source for a CameraScanner: its latest frame, None once older than 2 s."""
+    latest = getattr(camera, "latest_frame", None)
+    if latest is None:
+        return None
+    age = getattr(camera, "latest_frame_age", None)
+
+    def frame() -> Any:
+        if age is not None:
+            seconds = age()
+            if seconds is None or seconds > STALE_FRAME_SECONDS:
+                return None
+        return latest()
+
+    return frame
+
+
+def sync_status(cache: SyncStateCache, tz: str) -> tuple[bool, dt.datetime | None]:
+    """(online, last successful sync) for the status strip, from DATA_DIR/sync-state.json."""
+    state = cache.get()
+    last = dt.datetime.fromtimestamp(state.last_success, ZoneInfo(tz)) if state.last_success else None
+    return state.online, last
 
 
 # --- kiosk run / kiosk demo with the window ---
@@ -266,6 +377,8 @@ def run_with_window(
     clock: Callable[[], float] = time.time,
     *,
     guard_pin_hash: str | None = None,
+    technician_pin_hash: str | None = None,
+    devices_path: str | Path | None = None,
     language: str = "zh",
     full_screen: bool = False,
     max_seconds: float | None = None,
@@ -274,15 +387,38 @@ def run_with_window(
 
     With `steps`, returns once they are played and the loop has been idle for 2.5 s; always returns when
     the window is closed (or after `max_seconds`, for tests). Hardware and store are always closed.
+    PINs not given come from the policy (`guard_pin_hash`, `technician_pin_hash`); `devices_path` is the
+    device configuration file the technician's calibration writes to.
     """
     from kiosk.app.hardware import open_hardware
     from kiosk.app.run import build, print_json, wait_ready
     from kiosk.app.scenario import Player
 
-    emit = emit or print_json
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    emit_out = emit or print_json
+    events = EventLog(tz=ZoneInfo(policy.timezone))
+
+    def emit(line: dict) -> None:
+        events.add_event(line)
+        emit_out(line)
+
+    if guard_pin_hash is None:
+        guard_pin_hash = getattr(policy, "guard_pin_hash", "") or None
+    if technician_pin_hash is None:
+        technician_pin_hash = getattr(policy, "technician_pin_hash", "") or None
+    QApplication.instance() or QApplication(sys.argv[:1])
     hw = open_hardware(devices)
     checkpoint, store = build(data_dir, policy, hw, emit, clock)
+    alarms = AlarmBoard(
+        hw.gpio,
+        clock=clock,
+        on_alarm=lambda a: emit({"type": "alarm", "kind": a.kind, "device": a.device, "detail": a.detail}),
+    )
+
+    def sink(event: Any) -> None:
+        alarms.on_event(event)  # door held open / forced: the guard console's alarm
+        checkpoint.post(event)
+
+    sync_cache = SyncStateCache(data_dir)
     trust = checkpoint.trust
     stop = threading.Event()
     player = Player(
@@ -292,8 +428,9 @@ def run_with_window(
     window: KioskWindow | None = None
     restore: Callable[[], None] = lambda: None  # noqa: E731
     signalled: list[BaseException] = []
+    events.attach_logging()
     try:
-        hw.start(checkpoint.post)
+        hw.start(sink)
         if hw.gpio is not None:
             hw.gpio.show(None)
         wait_ready(hw)
@@ -315,16 +452,46 @@ def run_with_window(
             quiet["since"] = None
             return False
 
-        actions = GuardActions(store, hw.gpio, actor="guard", emit=emit)
+        actions = GuardActions(
+            store, hw.gpio, actor="guard", emit=emit, checkpoint=checkpoint, alarms=alarms, clock=clock
+        )
         guard = GuardConsole(store, actions, guard_pin_hash, language=language, clock=clock)
-        window = KioskWindow(
-            checkpoint,
-            lambda: status_info(trust, policy, clock(), hw.health()),
-            guard=guard,
-            finished=finished,
+        technician = TechnicianScreen(
+            TechnicianDeps(
+                data_dir=data_dir,
+                policy=policy,
+                devices=devices,
+                devices_path=Path(devices_path) if devices_path else None,
+                hardware=hw,
+                store=store,
+                events=events,
+                trust_reload=getattr(trust, "reload", None),
+                clock=clock,
+            ),
+            technician_pin_hash,
             language=language,
         )
-        window.closing.connect(app.quit)
+
+        def status() -> StatusInfo:
+            online, last_sync = sync_status(sync_cache, policy.timezone)
+            current = checkpoint.policy  # the hub may publish a new policy while the kiosk runs
+            return status_info(trust, current, clock(), hw.health(), online=online, last_sync=last_sync)
+
+        window = KioskWindow(
+            checkpoint,
+            status,
+            guard=guard,
+            technician=technician,
+            finished=finished,
+            language=language,
+            frame_source=camera_frames(hw.camera) if hw.camera is not None else None,
+            alarms=alarms,
+            health=hw.health,
+        )
+        # a local event loop, not app.exec()/app.quit(): quitting the application's own loop leaves Qt
+        # refusing every later event loop in the process (tests, and a window opened again)
+        events_loop = QEventLoop()
+        window.closing.connect(events_loop.quit)
         restore = _on_signals(window, signalled)
         loop.start()
         sdnotify.ready()
@@ -335,11 +502,12 @@ def run_with_window(
         else:
             window.resize(1280, 800)
             window.show()
-        app.exec()
+        events_loop.exec()
     except KeyboardInterrupt:
         pass
     finally:
         restore()
+        events.detach_logging()
         sdnotify.stopping()
         stop.set()
         loop.stop()

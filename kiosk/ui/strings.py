@@ -1,4 +1,4 @@
-"""Every text the traveller screen and the guard console show, keyed by a stable message id, in English
+"""Every text the traveller screen, the guard console and the technician screens show, keyed by a stable message id, in English
 and 简体中文.
 
 The English source texts are marked with `QT_TRANSLATE_NOOP` so Qt's own tools extract them; the Chinese
@@ -122,6 +122,164 @@ MESSAGES: dict[str, str] = {
     "guard.open_failed": QT_TRANSLATE_NOOP("kiosk", "The gate did not open: {why}"),
     "guard.silenced": QT_TRANSLATE_NOOP("kiosk", "Alarm silenced"),
     "guard.failed": QT_TRANSLATE_NOOP("kiosk", "Not done: {why}"),
+    # guard console: alarms (kiosk/ui/alarms.py)
+    "alarm.door.held_open": QT_TRANSLATE_NOOP("kiosk", "Door held open"),
+    "alarm.door.forced": QT_TRANSLATE_NOOP("kiosk", "Door forced open"),
+    "alarm.device": QT_TRANSLATE_NOOP("kiosk", "Device failed: {device}"),
+    "alarm.since": QT_TRANSLATE_NOOP("kiosk", "since {time}"),
+    "alarm.silenced": QT_TRANSLATE_NOOP("kiosk", "silenced"),
+    "alarm.ended": QT_TRANSLATE_NOOP("kiosk", "ended: silence to clear"),
+    # guard console: overrides and the export to USB
+    "guard.cancel": QT_TRANSLATE_NOOP("kiosk", "Cancel"),
+    "guard.let_pass": QT_TRANSLATE_NOOP("kiosk", "Let pass"),
+    "guard.refuse": QT_TRANSLATE_NOOP("kiosk", "Refuse"),
+    "guard.export": QT_TRANSLATE_NOOP("kiosk", "Export today"),
+    "guard.export_title": QT_TRANSLATE_NOOP("kiosk", "Export {day} to a USB stick (CSV)"),
+    "guard.export_hint": QT_TRANSLATE_NOOP("kiosk", "Choose the USB stick, or type a folder:"),
+    "guard.export_reason": QT_TRANSLATE_NOOP("kiosk", "Daily export to USB"),
+    "guard.export_go": QT_TRANSLATE_NOOP("kiosk", "Export"),
+    "guard.exporting": QT_TRANSLATE_NOOP("kiosk", "Exporting to {path}…"),
+    "guard.exported": QT_TRANSLATE_NOOP(
+        "kiosk",
+        "Exported {n} registrations to {path}: {passed} passed, {denied} stopped, {referred} referred, {fever} fever",
+    ),
+    "guard.export_failed": QT_TRANSLATE_NOOP("kiosk", "Not exported: {why}"),
+    "guard.select_hint": QT_TRANSLATE_NOOP(
+        "kiosk", "Tap a referred (amber) visit to let it pass or refuse it"
+    ),
+    "guard.select_refer": QT_TRANSLATE_NOOP("kiosk", "Choose a referred (amber) visit first"),
+    "guard.selected": QT_TRANSLATE_NOOP("kiosk", "Selected: {time} {who} — {decision}"),
+    "guard.overridden": QT_TRANSLATE_NOOP("kiosk", "{decision} (staff)"),
+    "guard.overridden_pass": QT_TRANSLATE_NOOP("kiosk", "Let pass by staff: recorded"),
+    "guard.overridden_deny": QT_TRANSLATE_NOOP("kiosk", "Refused by staff: recorded"),
+    # choosing a folder on a USB stick (export, trust import)
+    "usb.none": QT_TRANSLATE_NOOP(
+        "kiosk", "No USB stick found under /media, /run/media or /mnt: plug one in, or type a folder"
+    ),
+    "usb.refresh": QT_TRANSLATE_NOOP("kiosk", "Refresh"),
+    "usb.path_hint": QT_TRANSLATE_NOOP("kiosk", "Folder, e.g. /media/usb"),
+    "usb.choose": QT_TRANSLATE_NOOP("kiosk", "Choose a folder first"),
+    # technician screens (kiosk/ui/technician.py)
+    "tech.open": QT_TRANSLATE_NOOP("kiosk", "Technician"),
+    "tech.title": QT_TRANSLATE_NOOP("kiosk", "Technician tools"),
+    "tech.pin_prompt": QT_TRANSLATE_NOOP("kiosk", "Enter the technician PIN"),
+    "tech.no_pin": QT_TRANSLATE_NOOP("kiosk", "No technician PIN is set on this kiosk"),
+    "tech.menu": QT_TRANSLATE_NOOP("kiosk", "Menu"),
+    "tech.section.selftest": QT_TRANSLATE_NOOP("kiosk", "Device self-test"),
+    "tech.section.identity": QT_TRANSLATE_NOOP("kiosk", "Device and site"),
+    "tech.section.trust": QT_TRANSLATE_NOOP("kiosk", "Trust lists"),
+    "tech.section.network": QT_TRANSLATE_NOOP("kiosk", "Network and sync"),
+    "tech.section.logs": QT_TRANSLATE_NOOP("kiosk", "Logs (last hour)"),
+    "tech.section.calibration": QT_TRANSLATE_NOOP("kiosk", "Thermometer calibration"),
+    "tech.run": QT_TRANSLATE_NOOP("kiosk", "Run self-test"),
+    "tech.progress": QT_TRANSLATE_NOOP("kiosk", "{done} / {total}"),
+    "tech.testing": QT_TRANSLATE_NOOP("kiosk", "Testing…"),
+    "tech.testing_device": QT_TRANSLATE_NOOP("kiosk", "Testing the {device}…"),
+    "tech.waiting": QT_TRANSLATE_NOOP("kiosk", "Waiting"),
+    "tech.not_run": QT_TRANSLATE_NOOP("kiosk", "Not tested"),
+    "tech.live": QT_TRANSLATE_NOOP("kiosk", "Now: {state}"),
+    "tech.status.ok": QT_TRANSLATE_NOOP("kiosk", "Working"),
+    "tech.status.degraded": QT_TRANSLATE_NOOP("kiosk", "Degraded"),
+    "tech.status.failed": QT_TRANSLATE_NOOP("kiosk", "Failed"),
+    "tech.all_ok": QT_TRANSLATE_NOOP("kiosk", "All {n} devices OK"),
+    "tech.not_ok": QT_TRANSLATE_NOOP("kiosk", "Not OK: {devices}"),
+    "tech.selftest_hint": QT_TRANSLATE_NOOP(
+        "kiosk",
+        "Tests each fitted device in turn (up to 20 s each). While the kiosk runs, a device it holds may report busy.",
+    ),
+    "tech.no_devices": QT_TRANSLATE_NOOP("kiosk", "No devices configured"),
+    "tech.failed": QT_TRANSLATE_NOOP("kiosk", "Failed: {why}"),
+    "tech.working": QT_TRANSLATE_NOOP("kiosk", "Please wait…"),
+    "tech.done": QT_TRANSLATE_NOOP("kiosk", "Done"),
+    "tech.loading": QT_TRANSLATE_NOOP("kiosk", "Loading…"),
+    "tech.id.device": QT_TRANSLATE_NOOP("kiosk", "Device ID"),
+    "tech.id.site": QT_TRANSLATE_NOOP("kiosk", "Site name (provisioned)"),
+    "tech.id.policy_site": QT_TRANSLATE_NOOP("kiosk", "Site in the policy"),
+    "tech.id.version": QT_TRANSLATE_NOOP("kiosk", "Software version"),
+    "tech.id.host": QT_TRANSLATE_NOOP("kiosk", "Host name"),
+    "tech.id.hub": QT_TRANSLATE_NOOP("kiosk", "Hub"),
+    "tech.id.data_dir": QT_TRANSLATE_NOOP("kiosk", "Data directory"),
+    "tech.not_provisioned": QT_TRANSLATE_NOOP("kiosk", "not provisioned"),
+    "tech.not_set": QT_TRANSLATE_NOOP("kiosk", "not set"),
+    "tech.not_enrolled": QT_TRANSLATE_NOOP("kiosk", "not enrolled"),
+    "tech.fresh.fresh": QT_TRANSLATE_NOOP("kiosk", "Fresh"),
+    "tech.fresh.warning": QT_TRANSLATE_NOOP("kiosk", "Ageing"),
+    "tech.fresh.stale": QT_TRANSLATE_NOOP("kiosk", "Stale"),
+    "tech.trust_detail": QT_TRANSLATE_NOOP(
+        "kiosk", "{entries} entries · seq {seq} · signed {signed} ({age} h ago) · valid until {until}"
+    ),
+    "tech.expired": QT_TRANSLATE_NOOP("kiosk", "Expired: import a new list"),
+    "tech.trust_none": QT_TRANSLATE_NOOP(
+        "kiosk", "No trust lists: every code is refused. Import a bundle from USB."
+    ),
+    "tech.import": QT_TRANSLATE_NOOP("kiosk", "Import from USB"),
+    "tech.import_title": QT_TRANSLATE_NOOP("kiosk", "Import trust lists from USB"),
+    "tech.import_hint": QT_TRANSLATE_NOOP(
+        "kiosk",
+        "The folder holds root.pem and bundle.jws, and may hold status-list.ksl and list-key (as for kiosk provision --bundle).",
+    ),
+    "tech.import_go": QT_TRANSLATE_NOOP("kiosk", "Import"),
+    "tech.importing": QT_TRANSLATE_NOOP("kiosk", "Importing from {path}…"),
+    "tech.reloading": QT_TRANSLATE_NOOP("kiosk", "Imported: loading into the running kiosk…"),
+    "tech.imported_live": QT_TRANSLATE_NOOP("kiosk", "Imported and in use now"),
+    "tech.imported_restart": QT_TRANSLATE_NOOP("kiosk", "Imported: in use after the kiosk restarts"),
+    "tech.import_failed": QT_TRANSLATE_NOOP("kiosk", "Not imported: {why}"),
+    "tech.net.state": QT_TRANSLATE_NOOP("kiosk", "Hub connection"),
+    "tech.net.no_state": QT_TRANSLATE_NOOP("kiosk", "No sync has run yet (no sync-state.json)"),
+    "tech.net.last_success": QT_TRANSLATE_NOOP("kiosk", "Last successful sync"),
+    "tech.net.last_attempt": QT_TRANSLATE_NOOP("kiosk", "Last attempt"),
+    "tech.net.last_error": QT_TRANSLATE_NOOP("kiosk", "Last error"),
+    "tech.net.pending": QT_TRANSLATE_NOOP("kiosk", "Registrations waiting for the hub"),
+    "tech.net.clock": QT_TRANSLATE_NOOP("kiosk", "Clock against the hub"),
+    "tech.net.hub": QT_TRANSLATE_NOOP("kiosk", "Hub address"),
+    "tech.net.seqs": QT_TRANSLATE_NOOP("kiosk", "Versions pulled from the hub"),
+    "tech.net.clock_ok": QT_TRANSLATE_NOOP("kiosk", "in step ({s} s)"),
+    "tech.net.clock_behind": QT_TRANSLATE_NOOP("kiosk", "kiosk {s} s behind the hub"),
+    "tech.net.clock_ahead": QT_TRANSLATE_NOOP("kiosk", "kiosk {s} s ahead of the hub"),
+    "tech.logs.journal": QT_TRANSLATE_NOOP(
+        "kiosk", "System journal (healthcode-kiosk), last hour: {n} lines"
+    ),
+    "tech.logs.memory": QT_TRANSLATE_NOOP(
+        "kiosk", "Kiosk event log (no system journal here), last hour: {n} lines"
+    ),
+    "tech.logs.empty": QT_TRANSLATE_NOOP("kiosk", "Nothing logged in the last hour"),
+    "tech.cal.current": QT_TRANSLATE_NOOP("kiosk", "Offset now {offset} °C (body = skin + offset) · {path}"),
+    "tech.cal.defaults": QT_TRANSLATE_NOOP("kiosk", "built-in defaults, no file"),
+    "tech.cal.no_thermometer": QT_TRANSLATE_NOOP("kiosk", "No thermometer fitted"),
+    "tech.cal.model": QT_TRANSLATE_NOOP(
+        "kiosk", "The thermometer uses the {model} model: calibrate it in devices.toml"
+    ),
+    "tech.cal.prompt": QT_TRANSLATE_NOOP("kiosk", "Reference thermometer reading (°C)"),
+    "tech.cal.measure": QT_TRANSLATE_NOOP("kiosk", "Take {n} readings"),
+    "tech.cal.measuring": QT_TRANSLATE_NOOP("kiosk", "Measuring: keep the person in front of the sensor"),
+    "tech.cal.bad_reference": QT_TRANSLATE_NOOP("kiosk", "Enter the reference reading, {lo}–{hi} °C"),
+    "tech.cal.result": QT_TRANSLATE_NOOP("kiosk", "New offset {new} °C (was {old} °C)"),
+    "tech.cal.detail": QT_TRANSLATE_NOOP(
+        "kiosk", "Reference {ref} °C, median skin {skin} °C over {n} readings, spread {spread} °C"
+    ),
+    "tech.cal.steady": QT_TRANSLATE_NOOP("kiosk", "Steady"),
+    "tech.cal.unsteady_word": QT_TRANSLATE_NOOP("kiosk", "Unsteady"),
+    "tech.cal.ready": QT_TRANSLATE_NOOP("kiosk", "Check the new offset, then save it"),
+    "tech.cal.unsteady": QT_TRANSLATE_NOOP("kiosk", "The readings vary: measure again before saving"),
+    "tech.cal.failed": QT_TRANSLATE_NOOP("kiosk", "Measurement failed: {why}"),
+    "tech.cal.save": QT_TRANSLATE_NOOP("kiosk", "Save offset"),
+    "tech.cal.confirm": QT_TRANSLATE_NOOP("kiosk", "Save offset {offset} °C to {path}?"),
+    "tech.cal.yes": QT_TRANSLATE_NOOP("kiosk", "Yes, save"),
+    "tech.cal.cancelled": QT_TRANSLATE_NOOP("kiosk", "Not saved"),
+    "tech.cal.saving": QT_TRANSLATE_NOOP("kiosk", "Saving…"),
+    "tech.cal.saved_live": QT_TRANSLATE_NOOP("kiosk", "Saved to {path} and in use now"),
+    "tech.cal.saved_restart": QT_TRANSLATE_NOOP("kiosk", "Saved to {path}: in use after the kiosk restarts"),
+    "tech.cal.read_only": QT_TRANSLATE_NOOP(
+        "kiosk",
+        "Cannot write {path} (read-only or no permission). Put this line under [thermometer] by hand: {line}",
+    ),
+    "tech.cal.save_failed": QT_TRANSLATE_NOOP(
+        "kiosk", "Not saved: {why}. The line for [thermometer]: {line}"
+    ),
+    "tech.cal.no_file": QT_TRANSLATE_NOOP(
+        "kiosk",
+        "No device configuration file in use (built-in defaults). Put this line under [thermometer] in devices.toml: {line}",
+    ),
     # device names (status strip faults)
     "device.camera": QT_TRANSLATE_NOOP("kiosk", "camera"),
     "device.serial_scanner": QT_TRANSLATE_NOOP("kiosk", "scanner"),

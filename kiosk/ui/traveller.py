@@ -4,17 +4,20 @@
 widget keeps no decision logic and never waits on anything. Every text is shown in both languages (the
 chosen one first and larger); results always combine colour, a large drawn symbol and words. Sizes follow
 the window's short side, so the same screen works from 800x480 to 1280x800, landscape or portrait; labels
-shrink their font to fit their width rather than being elided.
+shrink their font to fit their width rather than being elided. The idle page carries the camera preview
+(`set_frame`, fed by the window at a low rate) and a large 中文 / English switch: a traveller's choice
+(`choose_language`) lasts for their visit, then the site's language (`set_language`) returns.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPainterPath, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QBoxLayout,
@@ -34,6 +37,8 @@ from kiosk.ui.strings import POSITIVE_REASONS, Texts, texts
 Freshness = Literal["ok", "warning", "stale", "missing"]
 FONT_FAMILIES = ["Noto Sans CJK SC", "Noto Sans SC", "Noto Sans", "DejaVu Sans"]
 MAX_REASONS = 2  # more than this: 'and N more' (the guard console shows them all)
+LANGUAGE_NAMES = {"zh": "中文", "en": "English"}
+CHOSEN_LANGUAGE_SECONDS = 60.0  # a traveller's language choice lapses after this long idle without a visit
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +184,10 @@ class FitLabel(QLabel):
         """The source on one line if it fits, else (when `lines` > 1) broken in two balanced lines."""
         text = self._source
         fm = QFontMetrics(self._font(px))
-        # one line while it fits at 80 % of the nominal size; shrinking beats breaking a short phrase
-        if self.lines < 2 or "\n" in text or fm.horizontalAdvance(text) * 0.8 <= width:
+        # one line while it fits at 80 % of the nominal size (or at the smallest size allowed, if that is
+        # larger); shrinking beats breaking a short phrase
+        shrink = max(0.8, self.min_px() / px)
+        if self.lines < 2 or "\n" in text or fm.horizontalAdvance(text) * shrink <= width:
             return text
         words = text.split(" ")
         if len(words) > 1:
@@ -470,6 +477,45 @@ def _box(direction: QBoxLayout.Direction, spacing: int = 0) -> QBoxLayout:
     return layout
 
 
+class LanguageToggle(QFrame):
+    """The traveller's 中文 / English switch on the idle page: a large button naming the other language."""
+
+    clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("langtoggle")
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.label = FitLabel(4.4, bold=True, natural_width=True, align=Qt.AlignmentFlag.AlignCenter)
+        layout = QHBoxLayout(self)
+        layout.addWidget(self.label)
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
+        self.set_pressed(False)
+
+    def set_pressed(self, pressed: bool) -> None:
+        bg = Palette.ACCENT if pressed else Palette.PANEL
+        _style(
+            self,
+            f"#langtoggle {{ background: {bg.name()}; border: 3px solid {Palette.ACCENT.name()};"
+            " border-radius: 14px; }",
+        )
+        self.label.set_colour(Palette.BACKGROUND if pressed else Palette.TEXT)
+
+    def set_unit(self, unit: float) -> None:
+        pad = round(unit * 1.2)
+        self.layout().setContentsMargins(pad, pad, pad, pad)
+
+    def mousePressEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        self.set_pressed(True)
+        event.accept()
+
+    def mouseReleaseEvent(self, event: Any) -> None:  # noqa: N802 (Qt API)
+        self.set_pressed(False)
+        if self.rect().contains(event.position().toPoint()):
+            self.clicked.emit()
+        event.accept()
+
+
 # --- pages ---
 
 
@@ -504,6 +550,11 @@ class IdlePage(QWidget):
         left.setSpacing(4)
         left.addWidget(self.preview, 1)
         left.addWidget(self.aim_hint)
+        self.language_toggle = LanguageToggle()
+        bottom_row = QHBoxLayout()
+        bottom_row.setSpacing(8)
+        bottom_row.addWidget(self.stand_panel, 1)
+        bottom_row.addWidget(self.language_toggle, 0)
         right = QVBoxLayout()
         right.setSpacing(0)
         right.addStretch(1)
@@ -511,7 +562,7 @@ class IdlePage(QWidget):
         right.addStretch(1)
         right.addLayout(self.icons_row)
         right.addStretch(1)
-        right.addWidget(self.stand_panel)
+        right.addLayout(bottom_row)
         self.main = _box(QBoxLayout.Direction.LeftToRight, 24)
         self.main.addLayout(left, 5)
         self.main.addLayout(right, 6)
@@ -529,6 +580,7 @@ class IdlePage(QWidget):
         for icon, _ in self.accepted.values():
             icon.setFixedSize(QSize(round(unit * 11), round(unit * 11)))
         self.thermo_icon.setFixedSize(QSize(round(unit * 9), round(unit * 9)))
+        self.language_toggle.set_unit(unit)
 
 
 class ReadingRow(QFrame):
@@ -722,6 +774,9 @@ class TravellerScreen(QWidget):
         super().__init__(parent)
         self.texts = texts_ or texts()
         self.language = language
+        self.default_language = language  # the site's; a traveller's choice reverts to it after the visit
+        self._chosen_at: float | None = None
+        self._in_visit = False
         self.state = LoopState()
         self.status = StatusInfo()
         self.setObjectName("traveller")
@@ -734,6 +789,7 @@ class TravellerScreen(QWidget):
         self.idle = IdlePage()
         self.reading = ReadingPage()
         self.result = ResultPage()
+        self.idle.language_toggle.clicked.connect(self.toggle_language)
         self.pages = QStackedWidget()
         for page in (self.idle, self.reading, self.result):
             page.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
@@ -761,6 +817,7 @@ class TravellerScreen(QWidget):
         self.state = state
         if status is not None:
             self.status = status
+        self._revert_language(state)
         self._render_strip()
         outcome = state.outcome
         if state.state in (State.DECIDED, State.ACTUATING) and outcome is not None:
@@ -777,8 +834,29 @@ class TravellerScreen(QWidget):
             self._body_margins()
 
     def set_language(self, language: str) -> None:
-        self.language = language
+        """The site's language (the default every visit starts in)."""
+        self.language = self.default_language = language
+        self._chosen_at = None
         self.render(self.state, self.status)
+
+    def choose_language(self, language: str) -> None:
+        """A traveller's choice on the idle page: lasts for their visit, then the site default returns."""
+        self.language = language
+        self._chosen_at = None if language == self.default_language else time.monotonic()
+        self.render(self.state, self.status)
+
+    def toggle_language(self) -> None:
+        self.choose_language("en" if self.language == "zh" else "zh")
+
+    def _revert_language(self, state: LoopState) -> None:
+        if state.state is not State.IDLE:
+            self._in_visit = True
+            return
+        lapsed = self._chosen_at is not None and time.monotonic() - self._chosen_at > CHOSEN_LANGUAGE_SECONDS
+        if (self._in_visit or lapsed) and self.language != self.default_language:
+            self.language = self.default_language
+            self._chosen_at = None
+        self._in_visit = False
 
     def set_frame(self, frame: Any, *, bgr: bool = True) -> None:
         """The latest camera frame for the preview (QImage, or a numpy array as OpenCV gives it)."""
@@ -804,6 +882,7 @@ class TravellerScreen(QWidget):
 
     def _render_idle(self) -> None:
         page = self.idle
+        page.language_toggle.label.setText(LANGUAGE_NAMES["en" if self.language == "zh" else "zh"])
         self._set(page.prompt, "idle.prompt")
         self._set(page.aim_hint, "idle.aim")
         for kind, msg in (("phone", "idle.phone"), ("paper", "idle.paper"), ("card", "idle.card")):

@@ -168,6 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kiosk.hub.cli import add_parser as add_hub_parser
 
     add_hub_parser(sub)
+    from kiosk.sync.cli import add_parser as add_sync_parser
+
+    add_sync_parser(sub)
 
     c = sub.add_parser("conformance", help="run outside conformance suites")
     csub = c.add_subparsers(dest="suite", required=True, metavar="SUITE")

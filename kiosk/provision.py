@@ -212,7 +212,7 @@ def enrol_online(
     report: Report,
 ) -> None:
     """Enrol with the hub, then one sync round so the kiosk leaves with the hub's trust and policy."""
-    from kiosk.sync.client import SyncClient
+    from kiosk.sync.client import open_client
     from kiosk.sync.enroll import EnrollError, enroll
     from kiosk.sync.transport import SyncError
 
@@ -227,7 +227,7 @@ def enrol_online(
         f"{hub} as {done.get('device_id')}; root key sha256 {fp} ({done.get('root_trust')})",
     )
     try:
-        with SyncClient(data_dir) as client:
+        with open_client(data_dir) as client:
             result = client.sync_once()
     except SyncError as exc:
         raise ProvisionError(f"first sync: {exc}") from None

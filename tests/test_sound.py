@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from kiosk.sound import player as player_mod
-from kiosk.sound.player import KioskSound, Player, alsa_present, choose_backend, prompt_for
+from kiosk.sound.player import LOG_KEEP, KioskSound, Player, alsa_present, choose_backend, prompt_for
 from kiosk.sound.prompts import PROMPTS, build_prompts, file_name, normalise_language, prompt_path
 from kiosk.sound.tones import KINDS, SAMPLE_RATE, duration, read_wav, to_wav, tone_samples, tone_wav
 
@@ -273,7 +273,7 @@ def test_log_backend_records_the_sequence(tmp_path):
         ("say", "show_code", "en"),
     ]
     assert all(e["device"] == "speaker" and e["spoken"] is False for e in p.log)  # no prompt files here
-    assert seen == p.log
+    assert seen == list(p.log)
 
 
 @needs_espeak
@@ -290,7 +290,7 @@ def test_log_backend_muted_records_nothing_and_a_bad_sink_is_harmless():
 
     p = Player(None, backend="log", muted=True, sink=bad)
     p.play("pass")
-    assert p.log == []
+    assert list(p.log) == []
     p.unmute()
     p.play("pass")
     p.play("nonsense")  # unknown result: ignored, not raised
@@ -304,6 +304,9 @@ def test_log_backend_never_blocks():
         p.play(KINDS[i % 3], "zh")
     assert time.monotonic() - start < 0.5
     assert len(p.log) == 100
+    for _ in range(LOG_KEEP):
+        p.play("pass")
+    assert len(p.log) == LOG_KEEP and p.log[-1]["action"] == "pass"  # bounded: days in simulation
 
 
 # --- the alsa backend, with a fake aplay ---

@@ -4,12 +4,14 @@ Answers "does `kiosk run --sim` stay flat over an hour?": it prepares a demo dat
 demo's travellers in a loop for `--minutes` through the real drivers and simulators (with the window
 where Qt has a display, else headless) and samples the process's resident memory (VmRSS) and Python
 object count every `--every` seconds. The JSON report gives RSS at start (after the first round, when
-caches are warm), at the end and its maximum, and the number of decisions.
+caches are warm), at the end and its maximum, the number of decisions, and the object types whose
+count grew most between the warm sample and the end (where to look if memory does not stay flat).
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import gc
 import json
 import sys
@@ -30,30 +32,38 @@ def rss_kib() -> int:
     return 0
 
 
+def type_counts() -> collections.Counter[str]:
+    return collections.Counter(type(o).__qualname__ for o in gc.get_objects())
+
+
 def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict:
     base = Path(tempfile.mkdtemp(prefix="kiosk-soak-"))
     data, travellers = prepare(base)
     rounds = max(1, int(minutes * 60 // (GAP * len(travellers))))
     steps, _ = _steps(travellers * rounds)
-    decisions: list[dict] = []
+    decisions: collections.Counter[str] = collections.Counter()
     samples: list[dict] = []
+    types: dict[str, collections.Counter[str]] = {}
     stop = threading.Event()
     started = time.monotonic()
 
     def emit(obj: dict) -> None:
         if obj.get("type") == "decision":
-            decisions.append({"decision": obj["decision"]})
+            decisions[obj["decision"]] += 1
 
     def sample() -> None:
         while True:
+            done = decisions.total()
             samples.append(
                 {
                     "t": round(time.monotonic() - started, 1),
                     "rss_kib": rss_kib(),
                     "objects": len(gc.get_objects()),
-                    "decisions": len(decisions),
+                    "decisions": done,
                 }
             )
+            if "warm" not in types and done >= len(travellers):
+                types["warm"] = type_counts()
             if stop.wait(every):
                 return
 
@@ -67,11 +77,14 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict
     status = runner(data, _policy(), _devices(), steps, emit=emit)
     stop.set()
     sampler.join()
+    gc.collect()
+    grown = type_counts() - types.get("warm", collections.Counter())
     warm = next((s for s in samples if s["decisions"] >= len(travellers)), samples[0])
     report = {
         "runner": runner.__name__,
         "minutes": round((time.monotonic() - started) / 60, 1),
-        "decisions": len(decisions),
+        "decisions": decisions.total(),
+        "by_decision": dict(decisions),
         "expected_decisions": len(travellers) * rounds,
         "exit_status": status,
         "rss_kib_first": samples[0]["rss_kib"],
@@ -80,6 +93,7 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict
         "rss_kib_max": max(s["rss_kib"] for s in samples),
         "objects_warm": warm["objects"],
         "objects_end": samples[-1]["objects"],
+        "types_grown": dict(grown.most_common(12)),
         "samples": samples,
     }
     if out is not None:

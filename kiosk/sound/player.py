@@ -8,6 +8,7 @@ what would have been played instead: `{"device": "speaker", "action": kind, "pro
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import logging
 import os
@@ -30,6 +31,7 @@ BACKENDS = ("alsa", "log")
 DEFAULT_PROMPT = {"pass": "pass", "stop": "stop", "refer": "wait_staff"}
 GAP_SECONDS = 0.12  # between the tone and the prompt, and between two languages
 CARDS = Path("/proc/asound/cards")
+LOG_KEEP = 256  # sounds kept by the log backend
 
 
 def alsa_present(cards: Path = CARDS) -> bool:
@@ -92,7 +94,9 @@ class Player:
         self.sink = sink  # log backend: also called with each entry (e.g. the scenario's emit)
         self.device = device  # ALSA PCM for aplay -D (None: the default device)
         self.aplay = aplay
-        self.log: list[dict] = []  # log backend: what would have been played, in order
+        # log backend: the latest sounds that would have been played, in order (bounded: a kiosk in
+        # simulation runs for days)
+        self.log: collections.deque[dict] = collections.deque(maxlen=LOG_KEEP)
         self.errors = 0  # alsa backend: sounds that failed to play (never raised to the caller)
         self._lock = threading.Lock()
         self._generation = 0

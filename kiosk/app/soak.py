@@ -44,12 +44,23 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict
     decisions: collections.Counter[str] = collections.Counter()
     samples: list[dict] = []
     types: dict[str, collections.Counter[str]] = {}
+    outcomes: list[tuple[str, tuple[str, ...]]] = []
+    differing: list[dict] = []
     stop = threading.Event()
     started = time.monotonic()
 
     def emit(obj: dict) -> None:
         if obj.get("type") == "decision":
             decisions[obj["decision"]] += 1
+            if len(outcomes) < len(travellers):  # the first round: what every later round must repeat
+                outcomes.append((obj["decision"], tuple(obj["reasons"])))
+            elif outcomes[decisions.total() % len(travellers) - 1] != (
+                obj["decision"],
+                tuple(obj["reasons"]),
+            ):
+                differing.append(
+                    {"n": decisions.total(), "decision": obj["decision"], "reasons": obj["reasons"]}
+                )
 
     def sample() -> None:
         while True:
@@ -94,6 +105,8 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict
         "objects_warm": warm["objects"],
         "objects_end": samples[-1]["objects"],
         "types_grown": dict(grown.most_common(12)),
+        "decided_unlike_the_first_round": len(differing),
+        "first_differences": differing[:10],
         "samples": samples,
     }
     if out is not None:
@@ -111,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     report = soak(args.minutes, args.every, args.out, args.headless)
     summary = {k: v for k, v in report.items() if k != "samples"}
     print(json.dumps(summary, indent=1), file=sys.stderr)
-    return 0 if report["exit_status"] == 0 and report["decisions"] == report["expected_decisions"] else 1
+    ok = report["exit_status"] == 0 and report["decisions"] == report["expected_decisions"]
+    return 0 if ok and not report["decided_unlike_the_first_round"] else 1
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kiosk.fileio import write_atomic
+
 DEFAULT_CONFIG_DIR = Path("/etc/healthcode-kiosk")
 DEVICE_ID_FILE = "device-id"
 SITE_FILE = "site-name"
@@ -73,19 +75,6 @@ def read_name(data_dir: Path, file: str) -> str | None:
         return None
 
 
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-
-
 def restore_ownership(directory: Path) -> int:
     """Running as root (a technician with sudo), give every file under `directory` the owner and group
     of `directory` itself, so the service user can still open what root just created or touched
@@ -122,7 +111,7 @@ def set_names(data_dir: Path, device_name: str | None, site: str | None, report:
                 f"this kiosk already has registrations as {current!r}; renaming it to {name!r} would split "
                 "its sequence numbers. Keep the name, or re-install with an empty data directory"
             )
-        _write_atomic(data_dir / DEVICE_ID_FILE, (name + "\n").encode(), 0o644)
+        write_atomic(data_dir / DEVICE_ID_FILE, (name + "\n").encode(), 0o644)
         report.add("device name", "ok", name if current in (None, name) else f"{name} (was {current})")
     else:
         report.add("device name", "skipped", f"kept {current}" if current else "none yet (made on first run)")
@@ -130,7 +119,7 @@ def set_names(data_dir: Path, device_name: str | None, site: str | None, report:
         site = " ".join(site.split())
         if not site or len(site) > 100:
             raise ProvisionError("site name: 1-100 characters")
-        _write_atomic(data_dir / SITE_FILE, (site + "\n").encode("utf-8"), 0o644)
+        write_atomic(data_dir / SITE_FILE, (site + "\n").encode("utf-8"), 0o644)
         report.add("site name", "ok", site)
     else:
         report.add("site name", "skipped", read_name(data_dir, SITE_FILE) or "not set")
@@ -194,7 +183,7 @@ def copy_configs(bundle_dir: Path, config_dir: Path | None, report: Report) -> N
             continue
         dest = config_dir / name
         try:
-            _write_atomic(dest, text.encode("utf-8"), 0o640)
+            write_atomic(dest, text.encode("utf-8"), 0o640)
             if hasattr(os, "geteuid") and os.geteuid() == 0:
                 os.chown(dest, 0, config_dir.stat().st_gid)
         except OSError as exc:

@@ -21,6 +21,7 @@ from typing import Any
 
 from kiosk.crypto.jws import sign_compact
 from kiosk.crypto.keys import kid8, public_key_from_spki, spki_pem
+from kiosk.fileio import fsync_dir
 from kiosk.hub.db import HubDB, next_seq
 from kiosk.issuer import keys as issuer_keys
 from kiosk.issuer.bundle import make_bundle
@@ -310,14 +311,6 @@ def publish_bundle(
 # --- status lists -----------------------------------------------------------------------------------
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def publish_status_list(
     db: HubDB,
     hub_dir: str | os.PathLike,
@@ -394,7 +387,7 @@ def publish_status_list(
             )
             os.replace(tmp, final)  # inside the transaction: a failed commit removes the file below
             tmp = final
-            _fsync_dir(directory)
+            fsync_dir(directory)
         tmp = None
     finally:
         src.close()

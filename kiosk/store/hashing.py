@@ -15,18 +15,12 @@ import os
 import stat
 from pathlib import Path
 
+from kiosk.fileio import fsync_dir
+
 KEY_FILE = "hash.key"
 KEY_BYTES = 32
 _CODE_ID = b"kiosk.code-id\x00"
 _ID_NUMBER = b"kiosk.id-number\x00"
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def load_or_create_key(data_dir: str | Path) -> bytes:
@@ -48,7 +42,7 @@ def load_or_create_key(data_dir: str | Path) -> bytes:
             pass
         finally:
             tmp.unlink(missing_ok=True)
-        _fsync_dir(data_dir)
+        fsync_dir(data_dir)
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         os.chmod(path, 0o600)

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
+from kiosk.fileio import fsync_dir
 from kiosk.store.hashing import KeyedHasher
 from kiosk.store.model import (
     AUDIT_EXPORT,
@@ -139,14 +140,6 @@ def open_connection(path: Path, busy_timeout: float = 5.0) -> sqlite3.Connection
     return db
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _private_files(path: Path) -> None:
     """Create the database 0600 (SQLite gives its -wal and -shm files the same mode); tighten old files."""
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
@@ -228,7 +221,7 @@ class RegistrationStore:
         except BaseException:
             self._db.close()
             raise
-        _fsync_dir(self.data_dir)
+        fsync_dir(self.data_dir)
         self._cur = self._db.cursor()
 
     def _init_schema(self) -> None:

@@ -31,7 +31,8 @@ from typing import Any
 import httpx
 
 from kiosk.crypto.keys import BadKey, EcP256SigningKey, load_signing_key, public_key_from_pem, spki_pem
-from kiosk.sync.state import KEY_FILE, HubConfig, fsync_dir, write_hub
+from kiosk.fileio import fsync_dir
+from kiosk.sync.state import KEY_FILE, HubConfig, write_hub
 from kiosk.sync.transport import HubHttp, SyncError
 
 MAX_ENROLL_ANSWER = 256 * 1024

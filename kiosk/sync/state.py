@@ -8,13 +8,14 @@ file reads as an empty state, never as an error.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from kiosk.fileio import write_atomic
 
 HUB_FILE = "hub.json"
 STATE_FILE = "sync-state.json"
@@ -25,35 +26,6 @@ MAX_STATE = 1 << 20  # a state file is a few hundred bytes; anything much larger
 
 class NotEnrolled(Exception):
     """The data directory has no (usable) `hub.json`: run `kiosk sync enroll` first."""
-
-
-def fsync_dir(path: Path) -> None:
-    with contextlib.suppress(OSError):  # some file systems cannot fsync a directory
-        fd = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write `data` to `path` so that readers see the old or the new file, never a torn one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        tmp.unlink(missing_ok=True)
-        raise
-    os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 # --- hub.json -------------------------------------------------------------------------------------------

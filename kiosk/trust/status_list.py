@@ -96,6 +96,7 @@ import numpy as np
 
 from kiosk.crypto.jws import JwsError, verify_compact
 from kiosk.crypto.keys import VerifyKey, b64url_decode
+from kiosk.fileio import fsync_dir
 from kiosk.trust.sources import TrustError
 
 NAME = "status-list"
@@ -768,14 +769,6 @@ def _write_local(
         raise TrustError("status list: internal error: file size does not match its layout")
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 @contextlib.contextmanager
 def _locked(directory: Path) -> Iterator[None]:
     fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
@@ -933,7 +926,7 @@ def _import_locked(
                 stats, cstats = _apply_delta(inp, head, current, directory, temps, f, meta, chunk)  # type: ignore[arg-type]
         os.replace(path, directory / FILE_NAME)
         temps.remove(path)
-        _fsync_dir(directory)
+        fsync_dir(directory)
     finally:
         for t in temps:
             t.unlink(missing_ok=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import dataclasses
 import datetime as dt
 import json
 import logging
@@ -55,83 +54,35 @@ class SyncState:
     error: str = ""  # the file exists but could not be read
 
 
-def _get(raw: Any, name: str) -> Any:
-    if isinstance(raw, dict):
-        return raw.get(name)
-    return getattr(raw, name, None)
-
-
-def _when(value: Any) -> float | None:
-    """A time as POSIX seconds, from a number or an ISO 8601 text (both are seen in state files)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, str) and value:
-        try:
-            parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed.timestamp()
-    return None
-
-
-def _int(value: Any) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-        return float(value)
-    return None
-
-
 def read_sync_state(data_dir: str | Path) -> SyncState:
-    """The sync state, through `kiosk.sync.state.read_state` when that module is there, else the JSON
-    file itself. Never raises: no file is `present=False`; a file that does not parse says so in `error`
-    (read_state gives an empty state for it, which would read as "never synced")."""
+    """The sync state through the sync client's own reader (`kiosk.sync.state.read_state`), never
+    raising: no file is `present=False`; a file that does not parse says so in `error` (read_state
+    alone gives an empty state for it, which would read as "never synced")."""
+    from kiosk.sync.state import read_state
+
     path = Path(data_dir) / SYNC_STATE_FILE
     try:
-        from kiosk.sync.state import read_state  # type: ignore[import-not-found]
-    except ImportError:
-        read_state = None
-    try:
-        text = path.read_text(encoding="utf-8")
+        raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return SyncState()
-    except (OSError, UnicodeDecodeError) as exc:
-        return SyncState(present=True, error=f"{path}: {exc}")
-    try:
-        raw: Any = json.loads(text)
-    except ValueError as exc:
-        return SyncState(present=True, error=f"{path} is damaged: {exc}")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return SyncState(present=True, error=f"{path} is damaged or unreadable: {exc}")
     if not isinstance(raw, dict):
         return SyncState(present=True, error=f"{path} is damaged: not a JSON object")
-    if read_state is not None:
-        try:
-            raw = read_state(Path(data_dir))  # the sync client's own reading (checks every field)
-        except Exception as exc:
-            return SyncState(present=True, error=f"{type(exc).__name__}: {exc}")
-        if dataclasses.is_dataclass(raw) and not isinstance(raw, type):
-            raw = dataclasses.asdict(raw)
-    error = _get(raw, "last_error") or ""
-    errors = _get(raw, "errors")
-    if not error and isinstance(errors, list) and errors and isinstance(errors[0], dict):
-        error = str(errors[0].get("message") or errors[0].get("code") or "")
+    state = read_state(data_dir)
+    error = state.last_error or next((e.get("message") or e.get("code") or "" for e in state.errors), "")
     return SyncState(
         present=True,
-        online=_get(raw, "online") is True,
-        last_attempt=_when(_get(raw, "last_attempt")),
-        last_success=_when(_get(raw, "last_success")),
+        online=state.online,
+        last_attempt=state.last_attempt,
+        last_success=state.last_success,
         last_error=str(error),
-        clock_offset=_number(_get(raw, "clock_offset")),
-        pending=_int(_get(raw, "pending")),
-        synced_seq=_int(_get(raw, "synced_seq")),
-        bundle_seq=_int(_get(raw, "bundle_seq")),
-        status_list_seq=_int(_get(raw, "status_list_seq")),
-        policy_seq=_int(_get(raw, "policy_seq")),
+        clock_offset=state.clock_offset,
+        pending=state.pending,
+        synced_seq=state.synced_seq,
+        bundle_seq=state.bundle_seq,
+        status_list_seq=state.status_list_seq,
+        policy_seq=state.policy_seq,
     )
 
 

@@ -12,6 +12,7 @@ Every decision is appended durably to the store before the gate opens or the res
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -141,6 +142,7 @@ class Checkpoint:
     on_outcome: Callable[[Outcome], None] = lambda outcome: None
     on_action: Callable[[dict], None] = lambda action: None
     events: queue.Queue = field(default_factory=queue.Queue)
+    services: list = field(default_factory=list)  # threads around the loop, closed with it
 
     def __post_init__(self) -> None:
         self.view = LoopState()
@@ -178,12 +180,9 @@ class Checkpoint:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
-        sync = getattr(self, "sync", None)  # attached by kiosk.app.run.build when enrolled with a hub
-        if sync is not None:
-            sync.close()
-        sound = getattr(self, "sound", None)  # attached by kiosk.app.run.build
-        if sound is not None:
-            sound.player.close()
+        for service in self.services:  # hub sync, retention, sound player (kiosk.app.run.build)
+            with contextlib.suppress(Exception):  # closing must reach every one
+                service.close()
 
     def clock_trusted(self, now: float) -> bool:
         """Our clock is not before the newest signed trust data, nor further from the hub's than the

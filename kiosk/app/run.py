@@ -20,6 +20,7 @@ from kiosk import sdnotify
 from kiosk.app.hardware import Hardware, NoActuators, open_hardware
 from kiosk.app.hubsync import HubSync
 from kiosk.app.loop import Checkpoint, Outcome
+from kiosk.app.retention import Retention
 from kiosk.app.scenario import Player, Step
 from kiosk.codes import KeyRing
 from kiosk.policy.dcc_rules import rules_check
@@ -199,9 +200,12 @@ def build(
     checkpoint.trust = trust  # the window's status strip reads freshness from it
     checkpoint.sync = HubSync.start_if_enrolled(data_dir, store, checkpoint, trust, clock)
     if checkpoint.sync is not None:
+        checkpoint.services.append(checkpoint.sync)
         checkpoint.clock_offset = checkpoint.sync.clock_offset
         checkpoint.record = _nudging(checkpoint.record, checkpoint.sync)
     checkpoint.sound = KioskSound(player, language="zh+en").attach(checkpoint)  # "log" backend in simulation
+    checkpoint.services.append(Retention(store, lambda: checkpoint.policy, emit, clock).start())
+    checkpoint.services.append(player)  # last: the sync and retention threads stop first
     return checkpoint, store
 
 

@@ -108,6 +108,8 @@ class Policy:
     technician_pin_hash: str = ""  # the same for the technician screens (a different PIN)
     sound_volume: int = 80  # 0-100
     sound_muted: bool = False
+    retention_days: int = 28  # synced registrations older than this are deleted (unsynced ones never)
+    audit_retention_days: int = 365  # guard actions (manual openings, overrides, exports)
 
     def outcome(self, reason: str) -> str:
         """pass / deny / refer for one reason: [outcomes] overrides, then colours, then the defaults."""
@@ -142,6 +144,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "technician_pin_hash": (str,),
     "sound_volume": (int,),
     "sound_muted": (bool,),
+    "retention_days": (int,),
+    "audit_retention_days": (int,),
     "outcomes": (dict,),
 }
 
@@ -182,6 +186,8 @@ def parse_policy(text: str, source: str = "<policy>") -> Policy:
             raise PolicyError(f"{source}: max_code_age_hours: {kind} = {hours!r}; types d/p/a, hours > 0")
     if not 0 <= policy.sound_volume <= 100:
         raise PolicyError(f"{source}: sound_volume must be 0-100")
+    if not 1 <= policy.retention_days <= 3660 or not 1 <= policy.audit_retention_days <= 3660:
+        raise PolicyError(f"{source}: retention_days and audit_retention_days must be 1-3660")
     if not 34.0 <= policy.fever_threshold <= 42.0:
         raise PolicyError(f"{source}: fever_threshold {policy.fever_threshold} is not a body temperature")
     if policy.trust_warn_age_hours > policy.trust_max_age_hours:

@@ -231,11 +231,13 @@ if [ "$ROLE" = kiosk ]; then
   # after the user and the config files exist: directories and ownership (tmpfiles `d` and `z` lines)
   apply_tmpfiles "$NAME"
 else
-  UNITS=("$HUB.service")
-  say "hub user, unit, health check and documentation"
+  UNITS=("$HUB.service" "$HUB-purge.timer")
+  say "hub user, units (service, daily retention), health check and documentation"
   put "$CHECKOUT/systemd/$HUB.sysusers" "/usr/lib/sysusers.d/$HUB.conf" 0644
   put "$CHECKOUT/systemd/$HUB.tmpfiles" "/usr/lib/tmpfiles.d/$HUB.conf" 0644
-  put "$CHECKOUT/systemd/$HUB.service" "/etc/systemd/system/$HUB.service" 0644
+  for unit in "$HUB.service" "$HUB-purge.service" "$HUB-purge.timer"; do
+    put "$CHECKOUT/systemd/$unit" "/etc/systemd/system/$unit" 0644
+  done
   put "$CHECKOUT/deploy/hub-wait-ready.py" "$PREFIX/hub-wait-ready" 0755
   docs=(hub.md hub-protocol.md technician.md)
   apply_sysusers "$HUB"

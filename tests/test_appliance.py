@@ -288,6 +288,8 @@ def test_install_hub_role_into_root_twice(tmp_path: Path) -> None:
     first = _install(tmp_path, "--role", "hub")
     for path in (
         "etc/systemd/system/healthcode-hub.service",
+        "etc/systemd/system/healthcode-hub-purge.service",
+        "etc/systemd/system/healthcode-hub-purge.timer",
         "usr/lib/sysusers.d/healthcode-hub.conf",
         "usr/lib/tmpfiles.d/healthcode-hub.conf",
         "usr/share/doc/healthcode-kiosk/hub-protocol.md",

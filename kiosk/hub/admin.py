@@ -447,6 +447,33 @@ def revoke_device(db: HubDB, device_id: str, *, now: float | None = None) -> Non
         raise HubAdminError(f"no device {device_id!r}")
 
 
+@dataclass(frozen=True, slots=True)
+class Purged:
+    registrations: int
+    status_lists: int
+
+    def as_dict(self) -> dict[str, int]:
+        return {"registrations": self.registrations, "status_lists": self.status_lists}
+
+
+def purge(db: HubDB, hub_dir: str | os.PathLike, days: float, now: float | None = None) -> Purged:
+    """Retention on the hub: registrations received more than `days` ago (only those every kiosk has
+    been acknowledged for), and status-list files older than the newest full list."""
+    if not 1 <= days <= 3660:
+        raise HubAdminError("--days must be 1-3660")
+    now = time.time() if now is None else now
+    rows = db.purge_registrations(now - days * 86400)
+    directory = Path(hub_dir) / STATUS_DIR
+    lists = 0
+    for seq, name in db.superseded_status_lists():
+        db.forget_status_list(seq)  # first the row: a request never meets a row without its file
+        (directory / name).unlink(missing_ok=True)
+        lists += 1
+    if lists:
+        fsync_dir(directory)
+    return Purged(rows, lists)
+
+
 def accept_gap(db: HubDB, device_id: str, through: int) -> int:
     """Let a device's `stored_through` continue past rows the hub lost (returns the new watermark)."""
     if through < 0:

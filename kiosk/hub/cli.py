@@ -266,6 +266,19 @@ def cmd_accept_gap(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    with _open(args) as db:
+        done = admin.purge(db, _hub_dir(args), args.days)
+    if args.json:
+        print(json.dumps(done.as_dict()))
+    else:
+        print(
+            f"deleted {done.registrations} registrations received over {args.days:g} days ago "
+            f"and {done.status_lists} superseded status lists"
+        )
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------------------
 
 
@@ -372,6 +385,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("device_id", metavar="ID")
     p.add_argument("--through", type=int, required=True, metavar="SEQ", help="give up rows up to SEQ")
     p.set_defaults(func=_handler(cmd_accept_gap))
+
+    p = hsub.add_parser("purge", help="retention: delete old acknowledged registrations, superseded lists")
+    _common(p)
+    p.add_argument("--days", type=float, required=True, help="keep registrations received in the last DAYS")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_handler(cmd_purge))
     return h
 
 

@@ -511,13 +511,18 @@ class HubDB:
     @staticmethod
     def store_rows(tx: Tx, device_id: str, rows: list[dict[str, Any]], now: float) -> tuple[int, int]:
         """Insert validated rows idempotently, advance the device's contiguous watermark.
-        Returns (stored_through, inserted)."""
+        Returns (stored_through, inserted). Rows at or below the watermark are already stored (or purged
+        by retention): they are not inserted again."""
+        acked = tx.one("SELECT acked_seq FROM devices WHERE device_id = ?", (device_id,))
+        floor = int(acked[0]) if acked else 0
         params = []
         for row in rows:
+            if row["seq"] <= floor:
+                continue
             values = [row.get(c) for c in ROW_COLUMNS]
             values[ROW_COLUMNS.index("reasons")] = json.dumps(list(row.get("reasons") or []))
             params.append((device_id, *values, now))
-        inserted = tx.executemany(_INSERT_ROW, params)
+        inserted = tx.executemany(_INSERT_ROW, params) if params else 0
         return HubDB._advance(tx, device_id), inserted
 
     @staticmethod
@@ -543,6 +548,33 @@ class HubDB:
         if acked != start:
             tx.execute("UPDATE devices SET acked_seq = ? WHERE device_id = ?", (acked, device_id))
         return acked
+
+    def purge_registrations(self, before: float) -> int:
+        """Delete registrations received before `before` that are at or below their device's watermark
+        (rows above a gap stay: the watermark still has to pass them). Returns how many."""
+        with self.transaction() as tx:
+            return tx.execute(
+                "DELETE FROM registrations WHERE received_at < ? AND seq <= "
+                "(SELECT acked_seq FROM devices WHERE devices.device_id = registrations.device_id)",
+                (before,),
+            )
+
+    def superseded_status_lists(self) -> list[tuple[int, str]]:
+        """(seq, file name) of the lists no kiosk needs: older than the newest full list."""
+        with self.reader() as r:
+            newest = r.one("SELECT MAX(seq) FROM status_lists WHERE kind = 'full'")
+            if newest is None or newest[0] is None:
+                return []
+            return [
+                (int(seq), name)
+                for seq, name in r.all(
+                    "SELECT seq, file_name FROM status_lists WHERE seq < ? ORDER BY seq", (newest[0],)
+                )
+            ]
+
+    def forget_status_list(self, seq: int) -> None:
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM status_lists WHERE seq = ?", (seq,))
 
     def accept_gap(self, device_id: str, through: int) -> int | None:
         """The operator gives up on the rows of a device up to `through` (e.g. after restoring an older

@@ -5,6 +5,7 @@ process on loopback is in tests/test_sync_e2e.py and tests/test_sync_chaos.py.""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import stat
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.crypto.jws import sign_compact
+from kiosk.crypto.keys import EcP256SigningKey
 from kiosk.issuer import keys
 from kiosk.sync import state as sync_state
 from kiosk.sync.client import (
@@ -554,12 +556,46 @@ def test_push_marks_nothing_without_the_hubs_acknowledgement(hub, kiosk):
                 "response.invalid",
                 "hub.error",
                 "push.ack_invalid",
+                "push.ack_unsigned",
                 "response.too_large",
             )
     assert hub.rows("kiosk-a") == list(range(1, 11))  # the hub stored the first batch each time, once
     with SyncClient(kiosk, http=hub.http, batch=10) as client:
         assert client.push() == 30
     assert hub.rows("kiosk-a") == list(range(1, 31))
+
+
+def test_push_refuses_forged_and_replayed_acknowledgements(hub, kiosk):
+    """Someone between kiosk and hub (plain http) can neither forge an acknowledgement nor replay a
+    genuine one: it is signed by the pinned root over the request's nonce and the acknowledged seq."""
+    fill(kiosk, 30)
+    other = EcP256SigningKey.generate()
+
+    def forged(response: httpx.Response) -> httpx.Response:
+        ack = base64.b64encode(other.sign(b"kiosk-ack/1")).decode()
+        return httpx.Response(
+            200, json={"stored_through": 30, "inserted": 30}, headers={"X-Ack-Signature": ack}
+        )
+
+    for rule in (forged, lambda r: httpx.Response(200, json={"stored_through": 30, "inserted": 30})):
+        with SyncClient(kiosk, http=hostile(hub, {"/v1/registrations": rule}), batch=10) as client:
+            with pytest.raises(SyncError) as info:
+                client.push()
+            assert info.value.code == "push.ack_unsigned" and client.store.synced_seq() == 0
+
+    first: dict = {}
+
+    def replay(response: httpx.Response) -> httpx.Response:  # the first genuine answer, again and again
+        first.setdefault("answer", (response.status_code, dict(response.headers), response.content))
+        status, headers, content = first["answer"]
+        return httpx.Response(status, headers=headers, content=content)
+
+    with SyncClient(kiosk, http=hostile(hub, {"/v1/registrations": replay}), batch=10) as client:
+        with pytest.raises(SyncError) as info:
+            client.push()
+        assert info.value.code == "push.ack_unsigned" and client.store.synced_seq() == 10
+    with SyncClient(kiosk, http=hub.http, batch=10) as client:
+        assert client.push() == 20 and client.store.pending() == 0
 
 
 def test_push_stops_at_a_gap_in_the_hub(hub, kiosk):
@@ -989,7 +1025,7 @@ def test_no_root_pinned_is_an_error_for_pulls(hub, kiosk):
     with SyncClient(kiosk, http=hub.http) as client:
         result = client.sync_once()
     assert {e["code"] for e in result.errors} == {"trust.no_root"}
-    assert result.synced_seq == 2  # pushing does not depend on the root
+    assert result.synced_seq == 0 and result.pending == 2  # the hub's acknowledgements need the root too
 
 
 # --- fuzzing the answers over the wire -----------------------------------------------------------------------

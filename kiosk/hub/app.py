@@ -15,6 +15,7 @@ carry device ids, counts and error codes only.
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import logging
 import os
@@ -42,7 +43,7 @@ from kiosk import __version__
 from kiosk.crypto.keys import BadKey, EcP256Key, VerifyKey, public_key_from_pem, spki_pem
 from kiosk.hub import admin
 from kiosk.hub.db import DatabaseError, Device, HubDB, Replay, Revoked
-from kiosk.hub.httpsig import WINDOW_SECONDS, SignatureError, Signed, verify_request
+from kiosk.hub.httpsig import ACK_HEADER, WINDOW_SECONDS, SignatureError, Signed, ack_message, verify_request
 from kiosk.store.model import Registration
 
 log = logging.getLogger("kiosk.hub")
@@ -633,7 +634,7 @@ def create_app(
         """Store a batch of registrations idempotently by (device_id, seq)."""
         body = await read_body(request, MAX_BODY)
 
-        def work() -> dict[str, int]:
+        def work() -> tuple[dict[str, int], str]:
             now = clock()
             signed, _ = state.authenticate(request, body, now)
             rows = validate_batch(parse_json(body), signed.device_id)
@@ -648,9 +649,11 @@ def create_app(
                 stored_through,
             )
             state.purge(now)
-            return {"stored_through": stored_through, "inserted": inserted}
+            ack = root.key.sign(ack_message(signed.device_id, signed.nonce, stored_through))
+            return {"stored_through": stored_through, "inserted": inserted}, base64.b64encode(ack).decode()
 
-        return JSONResponse(await run_in_threadpool(work))
+        answer, ack = await run_in_threadpool(work)
+        return JSONResponse(answer, headers={ACK_HEADER: ack})
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -70,6 +70,15 @@ class Signed:
     nonce: str
 
 
+ACK_HEADER = "X-Ack-Signature"
+
+
+def ack_message(device_id: str, nonce: str, stored_through: int) -> bytes:
+    """What the hub's root key signs in an intake answer: bound to the request (its nonce) so an
+    acknowledgement can be neither forged nor replayed by someone between kiosk and hub."""
+    return f"kiosk-ack/1\n{device_id}\n{nonce}\n{stored_through}".encode()
+
+
 def content_digest(body: bytes) -> str:
     return "sha-256=:" + base64.b64encode(hashlib.sha256(body).digest()).decode() + ":"
 

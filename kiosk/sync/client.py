@@ -23,6 +23,7 @@ marked synced or imported on anything but a verified, well-formed answer (docs/s
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import hashlib
@@ -141,6 +142,24 @@ def registration_row(reg: Registration) -> dict[str, Any]:
         "decision": reg.decision,
         "reasons": list(reg.reasons),
     }
+
+
+def check_ack(reply: Reply, device_id: str, stored_through: int, root: VerifyKey) -> None:
+    """The acknowledgement must carry the root key's signature over this request's nonce and the
+    acknowledged seq: nobody between kiosk and hub can make the kiosk drop registrations it still holds."""
+    from kiosk.hub.httpsig import ACK_HEADER, ack_message
+
+    value = reply.headers.get(ACK_HEADER, "")
+    try:
+        signature = base64.b64decode(value, validate=True) if len(value) <= 200 else b""
+    except ValueError:
+        signature = b""
+    if not signature or not root.verify(signature, ack_message(device_id, reply.nonce, stored_through)):
+        raise SyncError(
+            "push.ack_unsigned",
+            f"the hub's acknowledgement of seq {stored_through} is not signed by the pinned root key: "
+            "nothing was marked synced",
+        )
 
 
 def parse_ack(body: bytes) -> tuple[int, int]:
@@ -487,6 +506,7 @@ class SyncClient:
         batch is read and serialised while the current one is in flight; it is used only when the hub
         acknowledged everything before it, and read again from the watermark otherwise."""
         acked = 0
+        root = self._root()  # acknowledgements are signed by it
         with ThreadPoolExecutor(1, thread_name_prefix="sync-prefetch") as pool:
             upcoming: Future = pool.submit(self._prepare, None)
             while (item := upcoming.result()) is not None:
@@ -517,6 +537,7 @@ class SyncClient:
                 if reply.status != 200:
                     raise self._unexpected("push", reply)
                 through, _inserted = parse_ack(reply.body)
+                check_ack(reply, self.hub.device_id, through, root)
                 last = self.store.last_seq()
                 if through > last:
                     raise SyncError(

@@ -20,6 +20,7 @@ import email.utils
 import json
 import math
 import os
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -63,6 +64,7 @@ class Reply:
     path: Path | None = None  # when spooled: the caller owns (and deletes) the file
     size: int = 0
     clock_offset: float | None = None
+    nonce: str = ""  # of the signed request this answers
     extra: dict[str, Any] = field(default_factory=dict)
 
     def hub_error(self) -> tuple[str, str]:
@@ -206,8 +208,11 @@ class HubHttp:
     ) -> Reply:
         signed_path = self.prefix + path
         hdrs = dict(headers or {})
+        nonce = secrets.token_urlsafe(18)  # the hub's signed acknowledgement names it
         hdrs.update(
-            sign_request(self.key, self.device_id, method, signed_path, query, body, self.signing_time())
+            sign_request(
+                self.key, self.device_id, method, signed_path, query, body, self.signing_time(), nonce
+            )
         )
         if content_type:
             hdrs["Content-Type"] = content_type
@@ -231,7 +236,7 @@ class HubHttp:
                 self.clock_offset = offset
             ok = 200 <= response.status_code < 300
             cap = max_bytes if ok else MAX_ERROR_BODY
-            reply = Reply(response.status_code, response.headers, clock_offset=offset)
+            reply = Reply(response.status_code, response.headers, clock_offset=offset, nonce=nonce)
             declared = response.headers.get("content-length")
             if ok and declared is not None and declared.strip().isdigit() and int(declared) > cap:
                 raise SyncError(

@@ -71,12 +71,14 @@ def status_info(
     *,
     online: bool = False,
     last_sync: dt.datetime | None = None,
+    clock_ok: bool | None = None,
 ) -> StatusInfo:
     """What the status strip shows.
 
     `trust` is a kiosk.app.run.TrustView (age_hours, newest_signed_time, status_list). Keys: the worst
     freshness among the accepted formats that have a trust list (missing when none has one). List: the
-    status list's age, stale once past its own valid_until. Clock: the decision rule's (`clock.untrusted`).
+    status list's age, stale once past its own valid_until. Clock: the decision rule's (`clock.untrusted`):
+    `clock_ok` from `Checkpoint.clock_trusted` (which also weighs the hub's clock), else worked out here.
     Faults: devices whose health is not ok.
     """
     levels = [freshness(trust.age_hours(now, fmt), policy) for fmt in policy.formats if fmt in KEY_FORMATS]
@@ -94,7 +96,9 @@ def status_info(
         last_sync=last_sync,
         keys=keys,
         status_list=status_list,
-        clock_ok=now + policy.clock_skew_seconds >= trust.newest_signed_time(),
+        clock_ok=clock_ok
+        if clock_ok is not None
+        else now + policy.clock_skew_seconds >= trust.newest_signed_time(),
         faults=faults,
     )
 
@@ -475,7 +479,16 @@ def run_with_window(
         def status() -> StatusInfo:
             online, last_sync = sync_status(sync_cache, policy.timezone)
             current = checkpoint.policy  # the hub may publish a new policy while the kiosk runs
-            return status_info(trust, current, clock(), hw.health(), online=online, last_sync=last_sync)
+            now = clock()
+            return status_info(
+                trust,
+                current,
+                now,
+                hw.health(),
+                online=online,
+                last_sync=last_sync,
+                clock_ok=checkpoint.clock_trusted(now),
+            )
 
         window = KioskWindow(
             checkpoint,

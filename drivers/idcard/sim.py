@@ -14,6 +14,7 @@ to the driver like a USB adapter going away and coming back.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import errno
 import logging
@@ -33,6 +34,7 @@ from .fields import PHOTO_LEN, TEXT_LEN, CardFields, Layout, encode_text, id_che
 
 log = logging.getLogger(__name__)
 
+REQUESTS_KEPT = 10_000
 DEFAULT_SAM_ID = (
     bytes.fromhex("0500 0100")
     + (20230601).to_bytes(4, "little")
@@ -157,7 +159,9 @@ class SamSimulator:
         self.read_delay = read_delay
         self.pace = pace
         self.baudrate = baudrate
-        self.requests: list[p.Command] = []  # every well-formed request served, in order
+        # the latest well-formed requests served, in order (bounded: the reader polls several times a
+        # second, and a simulated kiosk may run for days)
+        self.requests: collections.deque[p.Command] = collections.deque(maxlen=REQUESTS_KEPT)
         self._lock = threading.RLock()
         self._card: _Card | None = None
         self._faults: list[_Armed] = []

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 
 from kiosk.app.demo import GAP, _devices, _policy, _steps, prepare
@@ -36,7 +37,7 @@ def type_counts() -> collections.Counter[str]:
     return collections.Counter(type(o).__qualname__ for o in gc.get_objects())
 
 
-def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict:
+def soak(minutes: float, every: float, out: Path | None, headless: bool, trace: bool = False) -> dict:
     base = Path(tempfile.mkdtemp(prefix="kiosk-soak-"))
     data, travellers = prepare(base)
     rounds = max(1, int(minutes * 60 // (GAP * len(travellers))))
@@ -44,6 +45,9 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict
     decisions: collections.Counter[str] = collections.Counter()
     samples: list[dict] = []
     types: dict[str, collections.Counter[str]] = {}
+    snapshots: dict[str, tracemalloc.Snapshot] = {}
+    if trace:
+        tracemalloc.start(8)
     outcomes: list[tuple[str, tuple[str, ...]]] = []
     differing: list[dict] = []
     stop = threading.Event()
@@ -75,6 +79,8 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict
             )
             if "warm" not in types and done >= len(travellers):
                 types["warm"] = type_counts()
+                if trace:
+                    snapshots["warm"] = tracemalloc.take_snapshot()
             if stop.wait(every):
                 return
 
@@ -90,6 +96,18 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict
     sampler.join()
     gc.collect()
     grown = type_counts() - types.get("warm", collections.Counter())
+    allocations = []
+    if trace and "warm" in snapshots:
+        diff = tracemalloc.take_snapshot().compare_to(snapshots["warm"], "traceback")
+        for stat in diff[:8]:
+            allocations.append(
+                {
+                    "kib": round(stat.size_diff / 1024, 1),
+                    "count": stat.count_diff,
+                    "where": stat.traceback.format()[-6:],
+                }
+            )
+        tracemalloc.stop()
     warm = next((s for s in samples if s["decisions"] >= len(travellers)), samples[0])
     report = {
         "runner": runner.__name__,
@@ -105,6 +123,7 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool) -> dict
         "objects_warm": warm["objects"],
         "objects_end": samples[-1]["objects"],
         "types_grown": dict(grown.most_common(12)),
+        "python_allocations_grown": allocations,
         "decided_unlike_the_first_round": len(differing),
         "first_differences": differing[:10],
         "samples": samples,
@@ -120,8 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=float, default=30.0, help="seconds between memory samples")
     parser.add_argument("--out", type=Path, help="write the JSON report here")
     parser.add_argument("--headless", action="store_true")
+    parser.add_argument("--trace", action="store_true", help="tracemalloc: where Python memory grew (slower)")
     args = parser.parse_args(argv)
-    report = soak(args.minutes, args.every, args.out, args.headless)
+    report = soak(args.minutes, args.every, args.out, args.headless, args.trace)
     summary = {k: v for k, v in report.items() if k != "samples"}
     print(json.dumps(summary, indent=1), file=sys.stderr)
     ok = report["exit_status"] == 0 and report["decisions"] == report["expected_decisions"]

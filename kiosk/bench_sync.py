@@ -42,13 +42,14 @@ COLUMNS = (
 )
 
 
-def _rows(n: int) -> list[tuple]:
+def _rows(n: int, device: str = DEVICE) -> list[tuple]:
     """n typical stored registrations (masked, hashed), as the kiosk's registrations table holds them."""
     t = 1_795_000_000.0
+    decisions = ("pass", "deny", "refer")
     return [
         (
             i,
-            DEVICE,
+            device,
             t + i * 0.5,
             "2026-11-24",
             "code+card",
@@ -59,24 +60,27 @@ def _rows(n: int) -> list[tuple]:
             "张*三",
             "1101**********002X",
             "green",
-            36.6,
-            "pass",
-            "code.green",
+            36.0 + (i % 15) / 10,
+            decisions[i % 3],
+            "code.green" if i % 3 == 0 else "temperature.fever code.green",
         )
         for i in range(1, n + 1)
     ]
 
 
-def make_outbox(directory: Path, n: int) -> Path:
-    """A kiosk data directory with n unsynced registrations (bulk insert with the store's schema)."""
+def make_outbox(directory: Path, n: int, device: str = DEVICE) -> Path:
+    """A kiosk data directory with n unsynced registrations (bulk insert with the store's schema: set-up
+    speed for benches and the chaos test; appends themselves are measured and tested elsewhere)."""
     from kiosk.store import RegistrationStore
 
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "device-id").write_text(DEVICE + "\n")
-    RegistrationStore(directory, DEVICE).close()
+    (directory / "device-id").write_text(device + "\n")
+    RegistrationStore(directory, device).close()
     db = sqlite3.connect(directory / "registrations.sqlite")
     with db:
-        db.executemany(f"INSERT INTO registrations ({COLUMNS}) VALUES ({', '.join('?' * 15)})", _rows(n))
+        db.executemany(
+            f"INSERT INTO registrations ({COLUMNS}) VALUES ({', '.join('?' * 15)})", _rows(n, device)
+        )
     db.close()
     return directory
 

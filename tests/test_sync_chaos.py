@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from hubtools import fresh_database, make_hub, pg_url, run_hub  # noqa: F401 (pg_url is a fixture)
 
+from kiosk.bench_sync import make_outbox
 from kiosk.store import RegistrationStore
 from kiosk.sync.enroll import enroll
 
@@ -27,42 +28,6 @@ ROOT = Path(__file__).resolve().parents[1]
 N = 100_000
 KILLS = 6  # of each process
 DEVICE = "kiosk-chaos"
-COLUMNS = (
-    "seq, device_id, ts, day, method, format, issuer, code_id_hash, id_number_hash, masked_name, "
-    "masked_id, colour, temperature, decision, reasons"
-)
-
-
-def fill_outbox(data: Path, n: int) -> None:
-    """n registrations in one transaction with the store's own schema (set-up speed; appends are
-    tested elsewhere)."""
-    RegistrationStore(data, DEVICE).close()  # the schema and the device row
-    db = sqlite3.connect(data / "registrations.sqlite")
-    t = 1_795_000_000.0
-    decisions = ("pass", "deny", "refer")
-    rows = [
-        (
-            i,
-            DEVICE,
-            t + i * 0.5,
-            "2026-11-24",
-            "code+card",
-            "phic",
-            "440000",
-            f"{i:064x}",
-            f"{i * 7919:064x}",
-            "张*三",
-            "1101**********002X",
-            "green",
-            36.0 + (i % 15) / 10,
-            decisions[i % 3],
-            "code.green" if i % 3 == 0 else "temperature.fever code.green",
-        )
-        for i in range(1, n + 1)
-    ]
-    with db:
-        db.executemany(f"INSERT INTO registrations ({COLUMNS}) VALUES ({', '.join('?' * 15)})", rows)
-    db.close()
 
 
 def synced(data: Path) -> int:
@@ -136,8 +101,7 @@ def test_100k_drain_survives_kill_9_of_both_sides(tmp_path, engine, request):
     hub_dir = make_hub(tmp_path / "hub", database)
     data = tmp_path / "kiosk"
     data.mkdir()
-    (data / "device-id").write_text(DEVICE + "\n")
-    fill_outbox(data, N)
+    make_outbox(data, N, DEVICE)
     rng = random.Random(int.from_bytes(os.urandom(4), "big"))
     seed_note = f"engine {engine}"
     hub = Hub(hub_dir.dir, database, free_port())

@@ -29,7 +29,7 @@ from kiosk.sound import KioskSound
 from kiosk.sound import Player as SoundPlayer
 from kiosk.store.model import Registration
 from kiosk.store.registrations import RegistrationStore
-from kiosk.trust.status_list import StatusList
+from kiosk.trust.status_list import StatusList, StatusListHandle
 from kiosk.trust.store import TrustStore
 
 # which trust list vouches for each kind of decision
@@ -62,8 +62,6 @@ class TrustView:
     """
 
     def __init__(self, data_dir: Path, recheck: float = 1.0):
-        from kiosk.trust.status_list import StatusListHandle
-
         self.data_dir = Path(data_dir)
         self.recheck = recheck
         self._list = StatusListHandle(self.data_dir, recheck)

@@ -722,3 +722,17 @@ def test_no_threads_left_behind():
     gate.close()
     left = {t.name for t in threading.enumerate() if t.is_alive()} - before
     assert not {n for n in left if n.startswith("gpio-")}, left
+
+
+def test_sim_pin_history_is_bounded(gates):
+    """gpiozero's mock records every change; the simulated board keeps the latest STATE_HISTORY, so a
+    kiosk simulated for days does not grow (the relay toggled past the bound keeps the newest states)."""
+    from drivers.gpio import sim
+
+    gate = gates(cfg())
+    pin = gate.pin_factory.pin(17)
+    assert pin.states.maxlen == sim.STATE_HISTORY
+    for i in range(sim.STATE_HISTORY + 50):
+        pin._change_state(i % 2 == 0)  # what the relay output does on each gate pulse
+    assert len(pin.states) == sim.STATE_HISTORY
+    assert pin.states[-1].state == ((sim.STATE_HISTORY + 49) % 2 == 0)

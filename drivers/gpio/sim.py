@@ -11,23 +11,33 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 
 from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from drivers.config import GpioConfig
 
+STATE_HISTORY = 10_000  # each mock pin's recorded changes (MockPin.states): the latest, not all
+
+
 
 class SimFactory(MockFactory):
     """A `MockFactory` where a device takes a pin with the class the board already gave it: gpiozero's
     `PWMOutputDevice` asks for the factory's default class, so without this a passive buzzer would
-    need every pin to be a `MockPWMPin` (on a Pi, lgpio can PWM any pin)."""
+    need every pin to be a `MockPWMPin` (on a Pi, lgpio can PWM any pin).
+
+    Each pin keeps its latest `STATE_HISTORY` changes: gpiozero's mock records every change in a list,
+    which grows without end in a kiosk simulated for days (the buzzer's tones, the gate)."""
 
     def pin(self, name, pin_class=None, **kwargs):
         if pin_class is None:
             for _header, info in self.board_info.find_pin(name):
                 if info in self.pins:
                     return self.pins[info]
-        return super().pin(name, pin_class=pin_class, **kwargs)
+        pin = super().pin(name, pin_class=pin_class, **kwargs)
+        if not isinstance(pin.states, deque):
+            pin.states = deque(pin.states, maxlen=STATE_HISTORY)
+        return pin
 
 
 class _RelayPin(MockPin):

@@ -20,7 +20,6 @@ from drivers.config import GpioConfig
 STATE_HISTORY = 10_000  # each mock pin's recorded changes (MockPin.states): the latest, not all
 
 
-
 class SimFactory(MockFactory):
     """A `MockFactory` where a device takes a pin with the class the board already gave it: gpiozero's
     `PWMOutputDevice` asks for the factory's default class, so without this a passive buzzer would

@@ -354,11 +354,15 @@ def test_trust_import_from_usb_then_freshness_in_words(qtbot, tmp_path, usb) -> 
     reloads = []
     mounts = tmp_path / "mounts"
     mounts.write_text(f"/dev/sdb1 {usb['dir']} vfat rw 0 0\n")
+    from kiosk.store.registrations import RegistrationStore
+
+    store = RegistrationStore(tmp_path / "regs", "kiosk-test")
     screen = make(
         qtbot,
         tmp_path,
         usb_lister=lambda: sources.usb_directories([tmp_path / "media"], mounts),
         trust_reload=lambda: reloads.append(1),
+        store=store,
     )
     enter(qtbot, screen, TECH_PIN)
     screen.show_section("trust")
@@ -386,6 +390,15 @@ def test_trust_import_from_usb_then_freshness_in_words(qtbot, tmp_path, usb) -> 
     screen.run_import()
     qtbot.waitUntil(lambda: not screen.import_worker.running, timeout=10000)
     assert screen.said("import").startswith("未导入") and screen.import_result.level == "bad"
+    # both attempts are in the audit log with the technician as actor, the refusal with its reason
+    entries = store.audit_entries()
+    store.close()
+    assert [(e.actor, e.action) for e in entries] == [
+        ("technician", "trust.import"),
+        ("technician", "trust.import"),
+        ("technician", "trust.import_failed"),
+    ]
+    assert entries[0].detail == {"path": str(usb["dir"])} and "not a usable public key PEM" in entries[2].reason
 
 
 def test_trust_rows_stale_when_expired(tmp_path) -> None:
@@ -521,8 +534,18 @@ def test_calibration_measures_then_saves_only_on_confirmation(qtbot, tmp_path) -
     path.chmod(0o640)
     config = parse(CONFIG)
     thermometer = Thermometer(fail_first=2, live=True)
+    from kiosk.store.registrations import RegistrationStore
+
+    store = RegistrationStore(tmp_path / "regs", "kiosk-test")
     screen = make(
-        qtbot, tmp_path, devices=config, devices_path=path, hardware=Hardware(thermometer), readings=5
+        qtbot,
+        tmp_path,
+        devices=config,
+        devices_path=path,
+        hardware=Hardware(thermometer),
+        readings=5,
+        store=store,
+        clock=lambda: NOW,
     )
     enter(qtbot, screen, TECH_PIN)
     qtbot.mouseClick(screen.menu_buttons["calibration"], Qt.MouseButton.LeftButton)
@@ -558,6 +581,16 @@ def test_calibration_measures_then_saves_only_on_confirmation(qtbot, tmp_path) -
     assert screen.said("cal") == f"Saved to {path} and in use now"
     assert screen.cal_status.text().startswith("✓ ")
     assert "Offset now +0.92 °C" in screen.cal_current.text()
+    (entry,) = store.audit_entries(store.day_of(NOW))  # the declined save left no entry
+    store.close()
+    assert (entry.actor, entry.action) == ("technician", "calibration.save")
+    assert entry.detail == {
+        "path": str(path),
+        "new_offset": 0.92,
+        "old_offset": 0.9,
+        "reference": 36.9,
+        "skin": 35.98,
+    }
 
 
 def test_calibration_read_only_config_and_refusals(qtbot, tmp_path) -> None:

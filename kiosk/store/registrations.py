@@ -350,10 +350,11 @@ class RegistrationStore:
         *,
         now: float | None = None,
     ) -> int:
-        """Record a guard action durably; returns the audit entry's seq.
+        """Record a guard's or technician's action durably; returns the audit entry's seq.
 
         `actor` (who) and `reason` (why) are required; `action` is a stable code such as
-        `gate.manual_open`, `override.pass`, `override.deny`, `alarm.silence`, `export`.
+        `gate.manual_open`, `override.pass`, `override.deny`, `alarm.silence`, `export`, and the
+        technician's `trust.import`, `trust.import_failed`, `calibration.save`.
         """
         if not isinstance(actor, str) or not actor.strip():
             raise ValueError("audit: actor is required")

@@ -727,9 +727,19 @@ class TechnicianScreen(ConsoleScreen):
         self.import_worker.start(directory)
         self.retranslate()
 
+    def _audit(self, action: str, reason: str, detail: dict) -> None:
+        """Record a technician's change in the store's audit log (beside the guard's actions)."""
+        if self.deps.store is not None:
+            self.deps.store.audit("technician", action, reason, detail, now=self.deps.clock())
+
     def _import_work(self, progress: Callable, directory: Path) -> list:
         progress(("checking", str(directory)))
-        steps = self.deps.import_trust(directory, self.deps.data_dir)
+        self._audit("trust.import", "trust lists imported from USB", {"path": str(directory)})
+        try:
+            steps = self.deps.import_trust(directory, self.deps.data_dir)
+        except Exception as exc:
+            self._audit("trust.import_failed", str(exc)[:500] or type(exc).__name__, {"path": str(directory)})
+            raise
         reloaded = False
         if self.deps.trust_reload is not None:
             progress(("reloading", ""))
@@ -972,6 +982,11 @@ class TechnicianScreen(ConsoleScreen):
     def _save_work(self, progress: Callable, path: Path, offset: float) -> tuple[Path, bool]:
         text = path.read_text(encoding="utf-8") if path.exists() else ""
         new = sources.with_thermometer_offset(text, offset)
+        c = self.calibration
+        detail = {"path": str(path), "new_offset": round(offset, 3)}
+        if c is not None:
+            detail.update(old_offset=round(c.old_offset, 3), reference=c.reference, skin=round(c.skin, 3))
+        self._audit("calibration.save", "thermometer calibrated against a reference reading", detail)
         self.deps.write_config(path, new)
         setter = getattr(self._thermometer(), "set_offset", None)
         live = False

@@ -398,7 +398,9 @@ def test_trust_import_from_usb_then_freshness_in_words(qtbot, tmp_path, usb) -> 
         ("technician", "trust.import"),
         ("technician", "trust.import_failed"),
     ]
-    assert entries[0].detail == {"path": str(usb["dir"])} and "not a usable public key PEM" in entries[2].reason
+    assert (
+        entries[0].detail == {"path": str(usb["dir"])} and "not a usable public key PEM" in entries[2].reason
+    )
 
 
 def test_trust_rows_stale_when_expired(tmp_path) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import ctypes
 import gc
 import json
 import sys
@@ -31,6 +32,39 @@ def rss_kib() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return 0
+
+
+class _Mallinfo2(ctypes.Structure):
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in (
+            "arena",
+            "ordblks",
+            "smblks",
+            "hblks",
+            "hblkhd",
+            "usmblks",
+            "fsmblks",
+            "uordblks",
+            "fordblks",
+            "keepcost",
+        )
+    ]
+
+
+def native_heap_kib() -> tuple[int, int] | None:
+    """(in use, free) KiB of the C heap over all malloc arenas (glibc's mallinfo2), None elsewhere.
+
+    Tells a leak (in use grows: Qt, SQLite, a C extension keeps memory) from fragmentation (free grows
+    while in use stays flat: RSS rises but the memory is reusable)."""
+    try:
+        libc = ctypes.CDLL(None)
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _Mallinfo2
+    info = mallinfo2()
+    return (info.uordblks + info.hblkhd) // 1024, info.fordblks // 1024
 
 
 def type_counts() -> collections.Counter[str]:
@@ -69,10 +103,13 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool, trace: 
     def sample() -> None:
         while True:
             done = decisions.total()
+            heap = native_heap_kib()
             samples.append(
                 {
                     "t": round(time.monotonic() - started, 1),
                     "rss_kib": rss_kib(),
+                    "heap_in_use_kib": heap[0] if heap else None,
+                    "heap_free_kib": heap[1] if heap else None,
                     "objects": len(gc.get_objects()),
                     "decisions": done,
                 }
@@ -120,6 +157,10 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool, trace: 
         "rss_kib_warm": warm["rss_kib"],
         "rss_kib_end": samples[-1]["rss_kib"],
         "rss_kib_max": max(s["rss_kib"] for s in samples),
+        "heap_in_use_kib_warm": warm["heap_in_use_kib"],
+        "heap_in_use_kib_end": samples[-1]["heap_in_use_kib"],
+        "heap_free_kib_warm": warm["heap_free_kib"],
+        "heap_free_kib_end": samples[-1]["heap_free_kib"],
         "objects_warm": warm["objects"],
         "objects_end": samples[-1]["objects"],
         "types_grown": dict(grown.most_common(12)),

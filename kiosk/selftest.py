@@ -2,6 +2,8 @@
 
 Each driver package provides `selftest(config) -> (status, detail)`; this module only runs them, each
 in its own thread with a time limit, and reports `{"devices": [{"name", "status", "detail"}]}`.
+Inside the running kiosk the devices are already open: `run_one(..., live=device)` runs the open
+device's own `selftest()` method instead (same thread and time limit).
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ def _resolve(target: str) -> Callable:
     return getattr(importlib.import_module(module), name)
 
 
-def _run_one(name: str, config: object, limit: float) -> dict:
-    outcome: dict = {"name": name, "status": "failed", "detail": f"no answer within {limit:.0f} s"}
+def _run_one(name: str, config: object, limit: float, live: object = None) -> dict:
+    outcome: dict = {"name": name, "status": "failed", "detail": f"no answer within {limit:g} s"}
+    check = getattr(live, "selftest", None)
 
     def work() -> None:
         try:
-            status, detail = _resolve(SELFTESTS[name])(config)
+            status, detail = check() if callable(check) else _resolve(SELFTESTS[name])(config)
             outcome.update(status=str(status), detail=str(detail))
         except Exception as exc:  # a self-test that crashes is a failed device, reported, not raised
             outcome.update(status="failed", detail=f"self-test error: {type(exc).__name__}: {exc}")
@@ -47,9 +50,14 @@ def _run_one(name: str, config: object, limit: float) -> dict:
     return outcome
 
 
-def run_one(name: str, config: object, limit: float = TIME_LIMIT) -> dict:
-    """One device's self-test under the time limit (the technician screen runs them one by one)."""
-    return _run_one(name, config, limit)
+def run_one(name: str, config: object, limit: float = TIME_LIMIT, live: object = None) -> dict:
+    """One device's self-test under the time limit (the technician screen runs them one by one).
+
+    `live`: the open device object the running kiosk holds (`Hardware.<name>`). When it has a
+    `selftest()` method, that runs instead of the driver's `selftest(config)`: the device is tested
+    through the instance already open, never opened a second time (GPIO pins, a serial port opened
+    exclusively, the camera and the I2C bus are the kiosk's), and the gate is never pulsed."""
+    return _run_one(name, config, limit, live)
 
 
 def run(config: DevicesConfig, *, sim: bool = False, limit: float = TIME_LIMIT) -> list[dict]:

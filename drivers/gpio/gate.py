@@ -245,6 +245,14 @@ class GateIO:
             thread.join(timeout)
         self._door_thread = None
 
+    def selftest(self) -> tuple[str, str]:
+        """Self-test of this live gate as the kiosk holds it ("ok" | "degraded" | "failed", detail):
+        relay, lamps and door contact read, nothing driven; the gate is never pulsed. See
+        `drivers.gpio.selftest.live_selftest`."""
+        from .selftest import live_selftest
+
+        return live_selftest(self)
+
     def emergency_off(self) -> None:
         """Relay off now without taking locks (callable from a signal handler); no further pulses."""
         self._halted = True

@@ -88,10 +88,7 @@ def selftest(
                 closed = "and closed" if "closed" in kinds else "and has not closed yet"
                 notes.append(f"door opened {opened_after:.2f} s into the pulse {closed}")
         gate.wait_quiet(2.0)
-        health = gate.health
-        if health.state != State.OK:
-            state = "failed" if health.state == State.FAILED else "degraded"
-            notes.append(health.reason)
+        state = _with_health(state, notes, gate.health)
         notes.append(
             f"lamps GPIO{config.green_pin}/GPIO{config.red_pin} and buzzer GPIO{config.buzzer_pin} driven "
             "(check by eye and ear)"
@@ -101,6 +98,84 @@ def selftest(
         gate.show(None)
         gate.silence()
         gate.close()
+
+
+def _with_health(state: str, notes: list[str], health: Any) -> str:
+    """The verdict so far, lowered by the driver's own health (its reason joins the notes)."""
+    if health.state == State.OK:
+        return state
+    notes.append(health.reason)
+    return "failed" if State.FAILED in (health.state, state) else "degraded"
+
+
+def live_selftest(gate: Any) -> tuple[str, str]:
+    """("ok" | "degraded" | "failed", detail) of the `GateIO` the running kiosk holds, without
+    disturbing it: the relay is read, never pulsed (a self-test must not open the gate), the lamps and
+    the buzzer are left as the checkpoint set them, and the door contact's last settled reading is
+    reported. `gate.selftest()` calls this."""
+    config = gate.config
+    health = gate.health
+    if health.state == State.FAILED:
+        return "failed", health.reason
+    notes: list[str] = []
+    state = "ok"
+    polarity = "active-high" if config.relay_active_high else "active-low"
+    if gate._halted:
+        return "failed", "gate outputs halted by an emergency stop: restart the kiosk"
+    with gate._relay_cond:  # the pulse thread switches the relay and its flag under this lock
+        energised = gate._relay_on
+        relay = _output(gate, "relay")
+    if relay is None:
+        return "failed", f"gate relay (GPIO{config.relay_pin}) is not claimed or cannot be read"
+    if relay != energised:
+        state = "failed"
+        notes.append(
+            f"gate relay GPIO{config.relay_pin} ({polarity}) reads {_relay_word(relay)} "
+            f"but the driver holds it {_relay_word(energised)}"
+        )
+    else:
+        pulse = " (a gate pulse is running)" if energised else ""
+        notes.append(
+            f"gate relay GPIO{config.relay_pin} ({polarity}) {_relay_word(relay)}{pulse}, not pulsed"
+        )
+    notes.append(f"{gate.pulses} gate pulse(s) since the kiosk started")
+    if config.door_pin is None:
+        notes.append("no door contact configured")
+    else:
+        door = gate.door_open
+        if door is None:
+            state = "degraded" if state == "ok" else state
+            notes.append(f"door contact GPIO{config.door_pin} has no reading yet (not being watched)")
+        elif door:
+            notes.append(
+                f"door contact GPIO{config.door_pin} reads open (someone passing, propped open or wire cut)"
+            )
+        else:
+            notes.append(f"door contact GPIO{config.door_pin} reads closed")
+    lamps = [c for c in ("green", "red") if _output(gate, c)]
+    sounding = gate.sounding
+    notes.append(
+        f"lamps GPIO{config.green_pin}/GPIO{config.red_pin} ({' and '.join(lamps) + ' lit' if lamps else 'off'}) "
+        f"and buzzer GPIO{config.buzzer_pin} ({'playing ' + sounding if sounding else 'quiet'}) left as they are"
+    )
+    state = _with_health(state, notes, gate.health)
+    return state, "; ".join(notes)
+
+
+def _output(gate: Any, name: str) -> bool | None:
+    """What an output of the live gate reads now (reading a pin never changes it); None when the
+    driver does not hold it or it cannot be read."""
+    device = gate._devices.get(name)
+    if device is None:
+        return None
+    try:
+        return bool(device.value)
+    except Exception:
+        return None
+
+
+def _relay_word(energised: bool) -> str:
+    return "energised" if energised else "de-energised"
 
 
 def _collect(events: queue.Queue[DoorEvent], t0: float, deadline: float) -> tuple[list[str], float]:

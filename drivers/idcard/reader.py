@@ -201,6 +201,25 @@ class IdCardReader:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def selftest(self) -> tuple[str, str]:
+        """("ok"|"degraded"|"failed", detail) of this open reader as the kiosk holds it: between two
+        polls (under the port lock), the SAM answers its status and id on the port already open. A
+        port the polling thread has lost is not reopened here: its health says why, and the thread
+        reopens it with backoff."""
+        if not self._io.acquire(timeout=self.config.read_timeout + 2.0):
+            return "failed", "reader busy: the port lock was not free within the read timeout"
+        try:
+            if self._port is None:
+                reason = self.health.reason
+                return "failed", f"port not open ({reason})" if reason else "port not open"
+            status, detail = _check_sam(self)
+        finally:
+            self._io.release()
+        health = self.health
+        if status == "ok" and health.state is State.DEGRADED:
+            return "degraded", f"{detail}; {health.reason}"
+        return status, detail
+
     # --- transport ---------------------------------------------------------------------------
 
     def _ensure_open(self) -> serial.SerialBase:
@@ -516,23 +535,29 @@ def selftest(config: IdReaderConfig) -> tuple[str, str]:
     except (OSError, ValueError) as exc:
         return "failed", f"cannot start the reader: {_short(exc)}"
     try:
-        try:
-            status = reader.sam_status()
-        except PortError as exc:
-            return "failed", str(exc)
-        except NoReply:
-            return (
-                "failed",
-                f"SAM does not answer on {config.url if config.backend == 'real' else 'the simulator'}",
-            )
-        except BadReply as exc:
-            return "failed", f"SAM replies are corrupted: {exc}"
-        if status != p.SW.OK:
-            return "failed", f"SAM status {p.describe(status)}"
-        try:
-            sam = reader.sam_id()
-        except IdCardError as exc:
-            return "degraded", f"SAM status 90 but its id is unreadable: {exc}"
-        return "ok", f"SAM status 90, SAM id {sam}"
+        return _check_sam(reader)
     finally:
         reader.close()
+
+
+def _check_sam(reader: IdCardReader) -> tuple[str, str]:
+    """The SAM answers its status with 90, and its id (opening the port when it is not open)."""
+    config = reader.config
+    try:
+        status = reader.sam_status()
+    except PortError as exc:
+        return "failed", str(exc)
+    except NoReply:
+        return (
+            "failed",
+            f"SAM does not answer on {config.url if config.backend == 'real' else 'the simulator'}",
+        )
+    except BadReply as exc:
+        return "failed", f"SAM replies are corrupted: {exc}"
+    if status != p.SW.OK:
+        return "failed", f"SAM status {p.describe(status)}"
+    try:
+        sam = reader.sam_id()
+    except IdCardError as exc:
+        return "degraded", f"SAM status 90 but its id is unreadable: {exc}"
+    return "ok", f"SAM status 90, SAM id {sam}"

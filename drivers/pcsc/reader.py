@@ -130,6 +130,13 @@ class ContactlessReader:
 
     close = stop
 
+    def selftest(self) -> tuple[str, str]:
+        """Self-test of this running reader without a second session on it (see
+        `drivers.pcsc.selftest.live_selftest`)."""
+        from drivers.pcsc.selftest import live_selftest
+
+        return live_selftest(self)
+
     def __enter__(self) -> ContactlessReader:
         return self
 

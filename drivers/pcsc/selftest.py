@@ -8,12 +8,18 @@ import time
 from drivers.config import PcscConfig
 from drivers.events import CardFault, ContactlessCard
 from drivers.health import State
-from drivers.pcsc.reader import PNP_NOTIFICATION, _message, open_pcsc
+from drivers.pcsc.reader import PNP_NOTIFICATION, ContactlessReader, _message, open_pcsc
 
 SELFTEST_UID = bytes.fromhex("04C0FFEE5E1F7E")  # synthetic, belongs to no card
 
 
 def _real(config: PcscConfig) -> tuple[str, str]:
+    return reader_present(config.reader)
+
+
+def reader_present(want: str) -> tuple[str, str]:
+    """pcscd answers (on a context of its own) and lists a reader whose name contains `want`. Reads
+    the reader list only: a reader in use by the kiosk is not disturbed."""
     try:
         from smartcard import scard as sc
     except ImportError:
@@ -26,12 +32,33 @@ def _real(config: PcscConfig) -> tuple[str, str]:
         readers = [r for r in readers if r != PNP_NOTIFICATION] if hr == sc.SCARD_S_SUCCESS else []
         if not readers:
             return "failed", "no PC/SC reader connected"
-        match = [r for r in readers if config.reader in r]
+        match = [r for r in readers if want in r]
         if not match:
-            return "failed", f"reader {config.reader!r} not found (readers: {', '.join(readers)})"
+            return "failed", f"reader {want!r} not found (readers: {', '.join(readers)})"
         return "ok", f"reader {match[0]} present"
     finally:
         sc.SCardReleaseContext(ctx)
+
+
+def live_selftest(reader: ContactlessReader) -> tuple[str, str]:
+    """The running kiosk's reader as it runs: its thread follows the reader (health), and pcscd, asked
+    on a separate context, still lists that reader. No card is connected to or sent anything."""
+    if reader._unavailable:
+        return "failed", reader._unavailable
+    thread = reader._thread
+    if thread is None or not thread.is_alive():
+        return "failed", f"contactless reader is not running ({reader.health.reason})"
+    health = reader.health
+    if health.state is State.FAILED:
+        return "failed", health.reason
+    status, detail = reader_present(reader.reader_name or reader.config.reader)
+    if status != "ok":
+        return status, detail
+    detail += ", followed by the kiosk" + (", a card is on it" if reader._card_present else "")
+    health = reader.health
+    if health.state is not State.OK:
+        return ("failed" if health.state is State.FAILED else "degraded"), f"{detail}; {health.reason}"
+    return "ok", detail
 
 
 def _sim(config: PcscConfig, timeout: float) -> tuple[str, str]:

@@ -101,6 +101,10 @@ class CameraScanner:
 
     close = stop
 
+    def selftest(self) -> tuple[str, str]:
+        """Self-test of this running scanner without reopening the camera (see `live_selftest`)."""
+        return live_selftest(self)
+
     def latest_frame(self) -> np.ndarray | None:
         """The newest frame as the source gave it (read-only; no copy), for a preview."""
         with self._frame_lock:
@@ -300,8 +304,55 @@ def selftest(config: CameraConfig, seconds: float = 2.0) -> tuple[str, str]:
         if not decoded:
             return "failed", f"{where}, test card not decoded in {frames} frames"
         return "ok", f"{where}, test card decoded"
-    rate = frames / elapsed
+    return _frames_verdict(config, where, size, frames / elapsed, bad)
+
+
+def _frames_verdict(
+    config: CameraConfig, where: str, size: tuple[int, int], rate: float, bad: int
+) -> tuple[str, str]:
+    """Frames arrived: degraded when some were bad, the size is not the configured one or the rate is
+    under half the configured rate."""
     detail = f"{where} at {rate:.1f} fps (configured {config.width}x{config.height} at {config.fps:g})"
     if bad or size != (config.width, config.height) or rate < config.fps / 2:
         return "degraded", detail + (f", {bad} bad frames" if bad else "")
     return "ok", detail
+
+
+def live_selftest(scanner: CameraScanner, seconds: float = 2.0) -> tuple[str, str]:
+    """The running kiosk's camera scanner, as it runs: its thread delivers frames (counted for about a
+    second: size, rate, bad frames), the newest frame is recent, and its health. Nothing is shown to
+    or read from the camera beyond what the scanner thread does (on the sim no test card: it would
+    reach the checkpoint as a scan)."""
+    thread = scanner._thread
+    if thread is None or not thread.is_alive():
+        return "failed", f"camera scanner is not running ({scanner.health.reason})"
+    health = scanner.health
+    if health.state is State.FAILED:
+        return "failed", health.reason
+    config = scanner.config
+    frames0, bad0, dropped0 = scanner.frames, scanner.bad_frames, scanner.dropped
+    enough = max(5, int(config.fps))  # about a second of frames gives the rate, as selftest(config)
+    start = time.monotonic()
+    deadline = start + seconds
+    while time.monotonic() < deadline and scanner.frames - frames0 < enough:
+        time.sleep(0.01)
+    elapsed = time.monotonic() - start
+    frames = scanner.frames - frames0
+    bad, dropped = scanner.bad_frames - bad0, scanner.dropped - dropped0
+    latest, age = scanner.latest_frame(), scanner.latest_frame_age()
+    if not frames or latest is None:
+        return "failed", f"no frames from {scanner.source.description} in {elapsed:.1f} s" + (
+            f" ({bad} bad, {dropped} dropped)" if bad or dropped else ""
+        )
+    size = latest.shape[1], latest.shape[0]
+    where = f"{scanner.source.description}: {size[0]}x{size[1]}"
+    status, detail = _frames_verdict(config, where, size, frames / elapsed, bad)
+    detail += f", newest frame {age:.2f} s old" if age is not None else ""
+    if dropped:
+        status, detail = "degraded", detail + f", {dropped} dropped"
+    health = scanner.health
+    if health.state is State.FAILED:
+        return "failed", f"{detail}; {health.reason}"
+    if health.state is State.DEGRADED:
+        return "degraded", f"{detail}; {health.reason}"
+    return status, detail

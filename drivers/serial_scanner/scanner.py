@@ -132,6 +132,27 @@ class SerialScanner:
 
     close = stop
 
+    def selftest(self) -> tuple[str, str]:
+        """("ok"|"degraded"|"failed", detail) of this running scanner, without opening its port again
+        (it is opened exclusively) and without sending a test code (on the sim it would reach the
+        checkpoint as a scan): the reader thread runs, the port is open (health), and what it read."""
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            return "failed", f"serial scanner is not running ({self.health.reason})"
+        health = self.health
+        if health.state == "failed":
+            return "failed", health.reason
+        stats = self.stats
+        counts = (
+            f"{stats['codes']} code(s) read, {stats['losses']} port loss(es) since start"
+            if stats["losses"]
+            else f"{stats['codes']} code(s) read since start"
+        )
+        detail = f"{self.url} open at {self.config.baudrate} baud, {counts}; scan a code to check the module"
+        if health.state != "ok":
+            return "degraded", f"{detail}; {health.reason}"
+        return "ok", detail
+
     def __enter__(self) -> SerialScanner:
         return self
 

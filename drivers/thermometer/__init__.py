@@ -96,16 +96,6 @@ def selftest(config: ThermometerConfig | None = None) -> tuple[str, str]:
     except ConfigError as exc:
         return "failed", str(exc)
     try:
-        ambient = thermometer.ambient()
-        emissivity = thermometer.emissivity
-        health = thermometer.health
-        detail = f"ambient {ambient:.1f} °C, emissivity {emissivity:.3f}, {health.reason or 'PEC checked'}"
-        if not 0.0 <= ambient <= 50.0:
-            return "degraded", f"ambient {ambient:.1f} °C is outside 0-50 °C: check the sensor's placement"
-        if health.state != "ok":
-            return str(health.state), detail
-        return "ok", detail
-    except ThermometerError as exc:
-        return "failed", str(exc)
+        return thermometer.selftest()
     finally:
         thermometer.close()

@@ -258,6 +258,29 @@ class Thermometer:
             self._emissivity_checked = True
             self._settle()
 
+    def selftest(self) -> tuple[str, str]:
+        """("ok"|"degraded"|"failed", detail): the sensor answers with a valid PEC and a plausible
+        ambient. Runs on this open thermometer under its bus lock (a measurement in progress finishes
+        first), so the running kiosk's sensor is tested as it is held; `selftest(config)` opens one and
+        calls this."""
+        try:
+            ambient = self.ambient()
+            emissivity = self.emissivity
+            health = self.health
+            detail = (
+                f"ambient {ambient:.1f} °C, emissivity {emissivity:.3f}, {health.reason or 'PEC checked'}"
+            )
+            if not 0.0 <= ambient <= 50.0:
+                return (
+                    "degraded",
+                    f"ambient {ambient:.1f} °C is outside 0-50 °C: check the sensor's placement",
+                )
+            if health.state != "ok":
+                return str(health.state), detail
+            return "ok", detail
+        except ThermometerError as exc:
+            return "failed", str(exc)
+
     def close(self) -> None:
         if self._closed.is_set():
             return

@@ -1,6 +1,7 @@
 """The technician screens: behind their own PIN (`technician_pin_hash`, not the guard's), a menu of
 
-- **Self-test**: each fitted device's own self-test (drivers' `selftest()`, through kiosk.selftest), one
+- **Self-test**: each fitted device's own self-test (drivers' `selftest()`, through kiosk.selftest; in
+  the running kiosk the open device's own `selftest()` from `hardware`, never a second open), one
   device after the other on a worker thread, with progress and each result as colour, symbol and word
   (OK / Degraded / Failed) and the driver's detail; the live health of each device beside it.
 - **Identity**: device id and site name (the files `kiosk provision` writes), hub enrolment, software
@@ -68,10 +69,12 @@ FRESH_LEVEL = {"fresh": "ok", "warning": "warning", "stale": "bad"}
 LOG_SECONDS = 3600.0
 
 
-def _default_selftest(name: str, config: Any) -> dict:
+def _default_selftest(name: str, config: Any, live: Any = None) -> dict:
+    """kiosk.selftest for one device; `live` is the open device of the running kiosk, tested as it is
+    held (never opened again, the gate never pulsed) when its driver offers `selftest()`."""
     from kiosk import selftest
 
-    return selftest.run_one(name, config, selftest.TIME_LIMIT)
+    return selftest.run_one(name, config, selftest.TIME_LIMIT, live=live)
 
 
 @dataclass
@@ -538,7 +541,10 @@ class TechnicianScreen(ConsoleScreen):
         for name, config in devices:
             progress(("start", name, None))
             try:
-                result = self.deps.selftest(name, config)
+                if self.deps.selftest is _default_selftest:  # the kiosk's own open device, when there is one
+                    result = _default_selftest(name, config, live=getattr(self.deps.hardware, name, None))
+                else:
+                    result = self.deps.selftest(name, config)
             except Exception as exc:  # reported as a failed device, as kiosk.selftest does
                 result = {"name": name, "status": "failed", "detail": f"{type(exc).__name__}: {exc}"}
             progress(("done", name, result))

@@ -26,12 +26,20 @@ from kiosk.app.demo import GAP, _devices, _policy, _steps, prepare
 from kiosk.app.run import run_scenario
 
 
-def rss_kib() -> int:
+def memory_kib() -> dict[str, int]:
+    """VmRSS and its parts (RssAnon: heap and arenas; RssFile: mapped files, e.g. libraries and fonts)."""
+    wanted = {"VmRSS:": "rss_kib", "RssAnon:": "rss_anon_kib", "RssFile:": "rss_file_kib"}
+    found = dict.fromkeys(wanted.values(), 0)
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
+            key = line.split(":", 1)[0] + ":"
+            if key in wanted:
+                found[wanted[key]] = int(line.split()[1])
+    return found
+
+
+def rss_kib() -> int:
+    return memory_kib()["rss_kib"]
 
 
 class _Mallinfo2(ctypes.Structure):
@@ -107,7 +115,7 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool, trace: 
             samples.append(
                 {
                     "t": round(time.monotonic() - started, 1),
-                    "rss_kib": rss_kib(),
+                    **memory_kib(),
                     "heap_in_use_kib": heap[0] if heap else None,
                     "heap_free_kib": heap[1] if heap else None,
                     "objects": len(gc.get_objects()),

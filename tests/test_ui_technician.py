@@ -489,6 +489,25 @@ def test_logs_from_the_journal_or_the_event_log(qtbot, tmp_path) -> None:
     assert bar.maximum() > 0 and bar.value() == bar.maximum()  # scrollable, newest in view
 
 
+def test_event_log_is_bounded_by_lines_text_and_age() -> None:
+    """A kiosk simulated for days keeps a bounded log: the newest lines within the limits."""
+    now = [NOW]
+    events = sources.EventLog(max_lines=100, clock=lambda: now[0], max_chars=5_000, max_age=60)
+    for i in range(300):
+        events.add(f"line {i:04d} " + "x" * 30)  # 40 characters each: the text bound (125 lines) is not hit
+    assert (
+        len(events) == 100 and events.since(60)[-1].endswith("x" * 30) and "line 0299" in events.since(60)[-1]
+    )
+    for i in range(300):
+        events.add(f"big {i:04d} " + "y" * 191)  # 200 characters: 25 lines fit in 5,000
+    assert len(events) == 25 and events.chars == 5_000 and "big 0275" in events.since(60)[0]
+    events.add("z" * 10_000)  # one huge line is cut, and still bounded
+    assert events.chars <= 5_000 and len(events.since(60)[-1]) < 2_100
+    now[0] += 61
+    events.add("after a minute")
+    assert len(events) == 1 and events.since(60)[0].endswith("after a minute")
+
+
 def test_event_log_keeps_warnings_from_the_drivers() -> None:
     import logging
 

@@ -17,7 +17,7 @@ from gpiozero.pins.mock import MockFactory, MockPin, MockPWMPin
 
 from drivers.config import GpioConfig
 
-STATE_HISTORY = 10_000  # each mock pin's recorded changes (MockPin.states): the latest, not all
+STATE_HISTORY = 1_000  # each mock pin's recorded changes (MockPin.states): the latest, not all
 
 
 class SimFactory(MockFactory):

@@ -5,7 +5,8 @@ demo's travellers in a loop for `--minutes` through the real drivers and simulat
 where Qt has a display, else headless) and samples the process's resident memory (VmRSS) and Python
 object count every `--every` seconds. The JSON report gives RSS at start (after the first round, when
 caches are warm), at the end and its maximum, the number of decisions, and the object types whose
-count grew most between the warm sample and the end (where to look if memory does not stay flat).
+count grew most between the first and the last round, while the window is still up (where to look if
+memory does not stay flat; `--trace` adds where Python allocated the growth).
 """
 
 from __future__ import annotations
@@ -75,6 +76,21 @@ def native_heap_kib() -> tuple[int, int] | None:
     return (info.uordblks + info.hblkhd) // 1024, info.fordblks // 1024
 
 
+def sqlite_kib() -> int | None:
+    """Memory SQLite holds now over all connections (page caches, statements): sqlite3_memory_used."""
+    import ctypes.util
+
+    name = ctypes.util.find_library("sqlite3")
+    if name is None:
+        return None
+    try:
+        used = ctypes.CDLL(name).sqlite3_memory_used  # the library the sqlite3 module links to
+    except (OSError, AttributeError):
+        return None
+    used.restype = ctypes.c_int64
+    return int(used()) // 1024
+
+
 def type_counts() -> collections.Counter[str]:
     return collections.Counter(type(o).__qualname__ for o in gc.get_objects())
 
@@ -83,7 +99,8 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool, trace: 
     base = Path(tempfile.mkdtemp(prefix="kiosk-soak-"))
     data, travellers = prepare(base)
     rounds = max(1, int(minutes * 60 // (GAP * len(travellers))))
-    steps, _ = _steps(travellers * rounds)
+    steps_travellers = travellers * rounds
+    steps, _ = _steps(steps_travellers)
     decisions: collections.Counter[str] = collections.Counter()
     samples: list[dict] = []
     types: dict[str, collections.Counter[str]] = {}
@@ -118,14 +135,19 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool, trace: 
                     **memory_kib(),
                     "heap_in_use_kib": heap[0] if heap else None,
                     "heap_free_kib": heap[1] if heap else None,
+                    "sqlite_kib": sqlite_kib(),
                     "objects": len(gc.get_objects()),
                     "decisions": done,
                 }
             )
-            if "warm" not in types and done >= len(travellers):
-                types["warm"] = type_counts()
-                if trace:
-                    snapshots["warm"] = tracemalloc.take_snapshot()
+            # the warm snapshot after the first round, the late one in the last round: both while the
+            # window and the devices are still up (after the run they are closed and freed)
+            for name, after in (("warm", len(travellers)), ("late", len(steps_travellers) - len(travellers))):
+                if name not in types and done >= max(after, len(travellers)):
+                    gc.collect()
+                    types[name] = type_counts()
+                    if trace:
+                        snapshots[name] = tracemalloc.take_snapshot()
             if stop.wait(every):
                 return
 
@@ -140,10 +162,10 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool, trace: 
     stop.set()
     sampler.join()
     gc.collect()
-    grown = type_counts() - types.get("warm", collections.Counter())
+    grown = types.get("late", collections.Counter()) - types.get("warm", collections.Counter())
     allocations = []
-    if trace and "warm" in snapshots:
-        diff = tracemalloc.take_snapshot().compare_to(snapshots["warm"], "traceback")
+    if trace and "late" in snapshots:
+        diff = snapshots["late"].compare_to(snapshots["warm"], "traceback")
         for stat in diff[:8]:
             allocations.append(
                 {

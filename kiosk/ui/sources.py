@@ -254,18 +254,52 @@ def journal_lines(
 
 class EventLog:
     """The kiosk's own recent events (decision and actuator lines, guard actions, warnings from the
-    drivers' loggers), in memory, for the technician's log screen when the journal is not there."""
+    drivers' loggers), in memory, for the technician's log screen when the journal is not there.
 
-    def __init__(self, maxlen: int = 5000, clock: Callable[[], float] = time.time, tz: Any = None):
-        self._lines: collections.deque[tuple[float, str]] = collections.deque(maxlen=maxlen)
+    Bounded three ways, whichever comes first: `max_lines`, `max_chars` of text in all (a busy kiosk's
+    hour of JSON lines would otherwise hold megabytes) and `max_age` seconds (the screen shows the last
+    hour). Lines longer than `LINE_CHARS` are cut."""
+
+    LINE_CHARS = 2000
+
+    def __init__(
+        self,
+        max_lines: int = 5000,
+        clock: Callable[[], float] = time.time,
+        tz: Any = None,
+        *,
+        max_chars: int = 500_000,
+        max_age: float = 3600.0,
+    ):
+        self._lines: collections.deque[tuple[float, str]] = collections.deque()
+        self._chars = 0
+        self.max_lines, self.max_chars, self.max_age = max_lines, max_chars, max_age
         self._lock = threading.Lock()
         self.clock = clock
         self.tz = tz
         self._handler: logging.Handler | None = None
 
     def add(self, text: str, at: float | None = None) -> None:
+        text = text if len(text) <= self.LINE_CHARS else text[: self.LINE_CHARS - 1] + "…"
+        now = self.clock()
         with self._lock:
-            self._lines.append((self.clock() if at is None else at, text))
+            lines = self._lines
+            lines.append((now if at is None else at, text))
+            self._chars += len(text)
+            while lines and (
+                len(lines) > self.max_lines
+                or self._chars > self.max_chars
+                or lines[0][0] < now - self.max_age
+            ):
+                self._chars -= len(lines.popleft()[1])
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    @property
+    def chars(self) -> int:
+        """Characters of text held now."""
+        return self._chars
 
     def add_event(self, obj: dict) -> None:
         """A JSON line as the kiosk prints it (masked data only)."""

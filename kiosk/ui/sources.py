@@ -268,7 +268,7 @@ class EventLog:
         clock: Callable[[], float] = time.time,
         tz: Any = None,
         *,
-        max_chars: int = 500_000,
+        max_chars: int = 200_000,
         max_age: float = 3600.0,
     ):
         self._lines: collections.deque[tuple[float, str]] = collections.deque()

@@ -59,6 +59,19 @@ def test_demo_then_export(tmp_path) -> None:
     assert b"12 registrations, 2 passed, 9 denied, 1 referred, 1 fever" in exp.stderr, exp.stderr
     for number in ("11010519491231002X",):
         assert number not in text
+    # the export itself is in the day's audit log, which `kiosk audit` prints
+    audit = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "audit", "--day", today, "--format", "jsonl"]
+        + ["--data-dir", str(tmp_path / "data")],
+        capture_output=True,
+        timeout=60,
+        text=True,
+    )
+    assert audit.returncode == 0, audit.stderr
+    entries = [json.loads(line) for line in audit.stdout.splitlines()]
+    assert [(e["type"], e["action"], e["reason"]) for e in entries][-1] == ("audit", "export", "kiosk export")
+    assert entries[-1]["detail"] == {"day": today, "format": "csv", "rows": 12}
+    assert f"{today}: {len(entries)} audit entries" in audit.stderr
     bad = subprocess.run(
         [sys.executable, "-m", "kiosk.cli", "export", "--day", "25/11", "--data-dir", str(tmp_path / "data")],
         capture_output=True,

@@ -357,6 +357,45 @@ def test_export_csv(store, tmp_path):
     assert next_day[1][7] == "'=H*****"  # spreadsheet formula neutralised
 
 
+def test_export_audit_csv_and_jsonl(store, tmp_path):
+    """The day's guard and technician actions, for the site's records: who, what, why, with details."""
+    store.audit("guard-7", "gate.manual_open", "=1+1 delivery van", {"seq": 3}, now=T0)
+    store.audit("technician", "calibration.save", "thermometer calibrated", {"new_offset": 0.92}, now=T0 + 60)
+    store.audit("guard-7", "alarm.silence", "checked the door", now=T0 + DAY)  # the next day
+    day = local_day(T0)
+    buf = io.StringIO(newline="")
+    assert store.export_audit(day, "csv", buf) == 2
+    rows = list(csv.reader(io.StringIO(buf.getvalue())))
+    assert rows[0] == ["seq", "device_id", "time_utc", "time_local", "actor", "action", "reason", "detail"]
+    assert rows[1] == [
+        "1",
+        "kiosk-01",
+        "2026-11-25T09:46:40Z",
+        "2026-11-25T17:46:40+08:00",
+        "guard-7",
+        "gate.manual_open",
+        "'=1+1 delivery van",  # spreadsheet formula neutralised
+        '{"seq": 3}',
+    ]
+    assert rows[2][4:] == ["technician", "calibration.save", "thermometer calibrated", '{"new_offset": 0.92}']
+    out = tmp_path / "audit.jsonl"
+    assert store.export_audit(local_day(T0 + DAY), "jsonl", out) == 1
+    (line,) = [json.loads(x) for x in out.read_text().splitlines()]
+    assert (line["type"], line["actor"], line["action"], line["detail"]) == (
+        "audit",
+        "guard-7",
+        "alarm.silence",
+        None,
+    )
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    empty = io.StringIO(newline="")
+    assert (
+        store.export_audit(local_day(T0 + 2 * DAY), "csv", empty) == 0 and empty.getvalue().count("\n") == 1
+    )
+    with pytest.raises(ValueError, match="fmt"):
+        store.export_audit(day, "xml", io.StringIO())
+
+
 def test_export_jsonl(store):
     day = _fill_day(store)
     lines = [json.loads(line) for line in export_to_string(store, day, "jsonl").splitlines()]

@@ -1,4 +1,4 @@
-"""The checkpoint: `kiosk run`, `kiosk demo`, `kiosk export`, `kiosk screenshots`."""
+"""The checkpoint: `kiosk run`, `kiosk demo`, `kiosk export`, `kiosk audit`, `kiosk screenshots`."""
 
 from __future__ import annotations
 
@@ -94,6 +94,30 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    import datetime as _dt
+
+    from kiosk.app.hubsync import site_policy
+    from kiosk.app.run import device_id
+    from kiosk.store.registrations import RegistrationStore
+
+    try:
+        day = _dt.date.fromisoformat(args.day)
+    except ValueError:
+        raise UsageError(f"--day {args.day!r}: expected YYYY-MM-DD") from None
+    directory = data_dir(args.data_dir)
+    if not (directory / "registrations.sqlite").exists():
+        raise UsageError(f"no registrations in {directory}")
+    policy = site_policy(directory, args.policy)
+    store = RegistrationStore(directory, device_id(directory), tz=policy.timezone)
+    try:
+        n = store.export_audit(day, args.format, args.out or sys.stdout)
+    finally:
+        store.close()
+    print(f"{day}: {n} audit entries", file=sys.stderr)
+    return 0
+
+
 def cmd_screenshots(args: argparse.Namespace) -> int:
     try:
         from kiosk.ui.screenshots import write_screenshots
@@ -127,6 +151,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--data-dir")
     ex.add_argument("--policy", help="site policy (for its time zone)")
     ex.set_defaults(func=cmd_export)
+
+    au = sub.add_parser("audit", help="one day's audit log: guard and technician actions, who, what and why")
+    au.add_argument("--day", required=True, help="YYYY-MM-DD, in the site's time zone")
+    au.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    au.add_argument("--out", help="file to write (default: standard output)")
+    au.add_argument("--data-dir")
+    au.add_argument("--policy", help="site policy (for its time zone)")
+    au.set_defaults(func=cmd_audit)
 
     sc = sub.add_parser("screenshots", help="render every traveller-screen state to PNG files (offscreen)")
     sc.add_argument("--out", required=True, metavar="DIR")

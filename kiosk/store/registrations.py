@@ -31,7 +31,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
@@ -112,6 +112,7 @@ _INSERT_AUDIT = (
 )
 _SELECT = f"SELECT {_COLUMNS} FROM registrations"
 
+AUDIT_FIELDS = ("seq", "device_id", "time_utc", "time_local", "actor", "action", "reason", "detail")
 EXPORT_FIELDS = (
     "seq",
     "device_id",
@@ -180,6 +181,25 @@ def _row_to_registration(row: tuple) -> Registration:
         seq=seq,
         day=day,
     )
+
+
+def _write_to(out: str | Path | IO[str], write: Callable[[IO[str]], Any]) -> Any:
+    """`write(stream)` into `out`: a path (written atomically, mode 0600) or an open text stream."""
+    if not isinstance(out, str | Path):
+        return write(out)
+    path = Path(out)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as stream:
+            result = write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return result
 
 
 def _csv_cell(value: Any) -> Any:
@@ -548,24 +568,49 @@ class RegistrationStore:
             raise ValueError("out is required: a path or a text stream")
         if actor is not None and not reason:
             raise ValueError("an audited export needs a reason")
-        if isinstance(out, str | Path):
-            path = Path(out)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            try:
-                with open(fd, "w", encoding="utf-8", newline="") as stream:
-                    counts = self._write_export(day, fmt, stream)
-                    stream.flush()
-                    os.fsync(stream.fileno())
-                os.replace(tmp, path)
-            except BaseException:
-                tmp.unlink(missing_ok=True)
-                raise
-        else:
-            counts = self._write_export(day, fmt, out)
+        counts = _write_to(out, lambda stream: self._write_export(day, fmt, stream))
         if actor is not None:
             self.audit(actor, AUDIT_EXPORT, reason or "", {"day": day, "format": fmt, "rows": counts.total})
         return counts
+
+    def export_audit(
+        self, day: str | dt.date, fmt: str = "csv", out: str | Path | IO[str] | None = None
+    ) -> int:
+        """Write a local day's audit log (guard and technician actions: who, what, why) as CSV (a header
+        and one row per entry, `detail` as JSON) or JSONL; returns the number of entries. `out` as for
+        `export_day`."""
+        day = _day_text(day)
+        if fmt not in ("csv", "jsonl"):
+            raise ValueError("fmt must be 'csv' or 'jsonl'")
+        if out is None:
+            raise ValueError("out is required: a path or a text stream")
+        entries = self.audit_entries(day, limit=1_000_000)
+
+        def write(stream: IO[str]) -> int:
+            writer = csv.writer(stream) if fmt == "csv" else None
+            if writer is not None:
+                writer.writerow(AUDIT_FIELDS)
+            for e in entries:
+                utc = dt.datetime.fromtimestamp(e.ts, dt.UTC)
+                record = {
+                    "seq": e.seq,
+                    "device_id": e.device_id,
+                    "time_utc": utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "time_local": utc.astimezone(self.tz).isoformat(timespec="seconds"),
+                    "actor": e.actor,
+                    "action": e.action,
+                    "reason": e.reason,
+                    "detail": e.detail,
+                }
+                if writer is not None:
+                    if isinstance(e.detail, dict):
+                        record["detail"] = json.dumps(e.detail, ensure_ascii=False, sort_keys=True)
+                    writer.writerow(["" if v is None else _csv_cell(v) for v in record.values()])
+                else:
+                    stream.write(json.dumps({"type": "audit", **record}, ensure_ascii=False) + "\n")
+            return len(entries)
+
+        return _write_to(out, write)
 
     def _write_export(self, day: str, fmt: str, stream: IO[str]) -> Counts:
         tally = _Tally()

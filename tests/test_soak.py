@@ -20,3 +20,8 @@ def test_one_round_reports_memory_and_consistent_decisions(tmp_path):
     assert 0 < report["rss_kib_first"] <= report["rss_kib_max"] and report["rss_kib_end"] > 0
     assert isinstance(report["types_grown"], dict) and len(report["samples"]) >= 2
     assert json.loads(out.read_text())["decisions"] == report["decisions"]
+    # where the memory is: RSS split into anonymous and file-backed, the C heap (glibc) and SQLite
+    last = report["samples"][-1]
+    assert last["rss_anon_kib"] + last["rss_file_kib"] == pytest.approx(last["rss_kib"], abs=64)
+    assert 0 < last["heap_in_use_kib"] < last["rss_anon_kib"] and last["heap_free_kib"] >= 0
+    assert 0 < last["sqlite_kib"] < last["heap_in_use_kib"]  # the store's connections hold some pages

@@ -161,12 +161,13 @@ def test_result_shows_masked_name_and_temperature_only(screen):
 
 def test_status_strip(screen):
     shown = _shown(screen, *STATES["idle-degraded"], "en")
-    assert {"Offline", "Sync never", "Keys stale", "List ageing", "Clock?", "Fault: thermometer"} <= set(
+    assert {"Offline", "Sync blocked", "Keys stale", "List ageing", "Clock?", "Fault: thermometer"} <= set(
         shown
     )
     assert screen.strip.chips["keys"].level == "bad" and screen.strip.chips["list"].level == "warning"
+    assert screen.strip.chips["sync"].level == "warning"  # the hub refuses this kiosk: a person must act
     shown = _shown(screen, *STATES["idle-degraded"], "zh")
-    assert {"离线", "密钥 已过期", "故障：测温仪"} <= set(shown)
+    assert {"离线", "同步受阻", "密钥 已过期", "故障：测温仪"} <= set(shown)
     shown = _shown(screen, *STATES["idle"], "zh")
     assert "时间存疑" not in shown and not any(text.startswith("故障") for text in shown)
 

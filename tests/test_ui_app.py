@@ -601,9 +601,14 @@ def test_status_strip_reads_the_sync_state_file(qtbot, issuer, tmp_path) -> None
     policy = Policy(site="North gate")
 
     def status() -> StatusInfo:
-        online, last = sync_status(cache, policy.timezone)
+        online, last, blocked = sync_status(cache, policy.timezone)
         return status_info(
-            FakeTrust({"phic": 1.0, "status-list": 1.0}), policy, NOW, online=online, last_sync=last
+            FakeTrust({"phic": 1.0, "status-list": 1.0}),
+            policy,
+            NOW,
+            online=online,
+            last_sync=last,
+            sync_blocked=blocked,
         )
 
     window = KioskWindow(cp, status, tick_ms=20, language="en")
@@ -615,3 +620,15 @@ def test_status_strip_reads_the_sync_state_file(qtbot, issuer, tmp_path) -> None
     qtbot.waitUntil(lambda: "Online" in window.traveller.visible_texts(), timeout=2000)
     assert "Sync 11-25 17:44" in window.traveller.visible_texts()  # NOW - 2 min, in Asia/Shanghai
     assert window.traveller.strip.chips["network"].level == "ok"
+    # a timeout mends itself; the hub refusing this kiosk's rows needs a technician: the strip says so
+    state = {"online": True, "last_success": NOW - 120, "errors": [{"step": "push", "code": "timeout"}]}
+    (tmp_path / "sync-state.json").write_text(json.dumps(state))
+    qtbot.wait(60)
+    assert "Sync 11-25 17:44" in window.traveller.visible_texts()
+    state["errors"] = [{"step": "push", "code": "push.refused", "message": "the hub refused 5..9"}]
+    (tmp_path / "sync-state.json").write_text(json.dumps(state))
+    qtbot.waitUntil(lambda: "Sync blocked" in window.traveller.visible_texts(), timeout=2000)
+    chip = window.traveller.strip.chips["sync"]
+    assert chip.level == "warning" and "Sync 11-25 17:44" not in window.traveller.visible_texts()
+    window.traveller.set_language("zh")
+    qtbot.waitUntil(lambda: "同步受阻" in window.traveller.visible_texts(), timeout=2000)

@@ -464,8 +464,12 @@ def test_read_sync_state_and_the_strip_cache(tmp_path) -> None:
     assert not cache.get().online
     from kiosk.ui.app import sync_status
 
-    online, last = sync_status(cache, "Asia/Shanghai")
-    assert (online, last) == (False, None)
+    assert sync_status(cache, "Asia/Shanghai") == (False, None, False)
+    (tmp_path / "sync-state.json").write_text(
+        json.dumps({"errors": [{"step": "pull", "code": "device.revoked"}]})
+    )
+    clock[0] = 10.0
+    assert sync_status(cache, "Asia/Shanghai") == (False, None, True)  # a revoked kiosk needs a person
 
 
 def test_logs_from_the_journal_or_the_event_log(qtbot, tmp_path) -> None:

@@ -44,6 +44,12 @@ class HubConfig:
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def blocked(self) -> bool:
+        """The last round failed in a way that needs a person (`NEEDS_A_PERSON`): the status strip says
+        so, since registrations may not reach the hub however long the kiosk waits."""
+        return any(e.get("code") in NEEDS_A_PERSON for e in self.errors)
+
 
 def write_hub(data_dir: str | os.PathLike, hub: HubConfig) -> None:
     data = json.dumps(hub.as_dict(), ensure_ascii=False, indent=1).encode() + b"\n"
@@ -87,6 +93,24 @@ def read_hub(data_dir: str | os.PathLike) -> HubConfig:
 # --- sync-state.json ------------------------------------------------------------------------------------
 
 
+# Errors that retrying does not mend: a person has to act (the hub refuses this kiosk or its rows, the
+# kiosk is not set up). Network trouble, timeouts and hub errors are only "offline" and mend themselves.
+NEEDS_A_PERSON = frozenset(
+    {
+        "auth",
+        "device.revoked",
+        "not_enrolled",
+        "trust.no_root",
+        "config",
+        "policy.wrong_site",
+        "push.refused",
+        "push.gap",
+        "push.ack_invalid",
+        "push.ack_unsigned",
+    }
+)
+
+
 @dataclass(slots=True)
 class SyncState:
     """One row of facts about the last sync rounds (docs/hub-protocol.md, "Kiosk side")."""
@@ -107,6 +131,12 @@ class SyncState:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def blocked(self) -> bool:
+        """The last round failed in a way that needs a person (`NEEDS_A_PERSON`): the status strip says
+        so, since registrations may not reach the hub however long the kiosk waits."""
+        return any(e.get("code") in NEEDS_A_PERSON for e in self.errors)
 
 
 def _num(value: Any) -> float | None:

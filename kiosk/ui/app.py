@@ -71,6 +71,7 @@ def status_info(
     *,
     online: bool = False,
     last_sync: dt.datetime | None = None,
+    sync_blocked: bool = False,
     clock_ok: bool | None = None,
 ) -> StatusInfo:
     """What the status strip shows.
@@ -94,6 +95,7 @@ def status_info(
         now=dt.datetime.fromtimestamp(now, ZoneInfo(policy.timezone)),
         online=online,
         last_sync=last_sync,
+        sync_blocked=sync_blocked,
         keys=keys,
         status_list=status_list,
         clock_ok=clock_ok
@@ -353,11 +355,11 @@ def camera_frames(camera: Any) -> Callable[[], Any] | None:
     return frame
 
 
-def sync_status(cache: SyncStateCache, tz: str) -> tuple[bool, dt.datetime | None]:
-    """(online, last successful sync) for the status strip, from DATA_DIR/sync-state.json."""
+def sync_status(cache: SyncStateCache, tz: str) -> tuple[bool, dt.datetime | None, bool]:
+    """(online, last successful sync, blocked) for the status strip, from DATA_DIR/sync-state.json."""
     state = cache.get()
     last = dt.datetime.fromtimestamp(state.last_success, ZoneInfo(tz)) if state.last_success else None
-    return state.online, last
+    return state.online, last, state.blocked
 
 
 # --- kiosk run / kiosk demo with the window ---
@@ -477,7 +479,7 @@ def run_with_window(
         )
 
         def status() -> StatusInfo:
-            online, last_sync = sync_status(sync_cache, policy.timezone)
+            online, last_sync, sync_blocked = sync_status(sync_cache, policy.timezone)
             current = checkpoint.policy  # the hub may publish a new policy while the kiosk runs
             now = clock()
             return status_info(
@@ -487,6 +489,7 @@ def run_with_window(
                 hw.health(),
                 online=online,
                 last_sync=last_sync,
+                sync_blocked=sync_blocked,
                 clock_ok=checkpoint.clock_trusted(now),
             )
 

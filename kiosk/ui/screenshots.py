@@ -76,6 +76,7 @@ def states() -> dict[str, tuple[LoopState, StatusInfo]]:
     degraded = StatusInfo(
         site="北门 North gate",
         now=NOW,
+        sync_blocked=True,
         keys="stale",
         status_list="warning",
         clock_ok=False,

@@ -51,6 +51,7 @@ class SyncState:
     bundle_seq: int | None = None
     status_list_seq: int | None = None
     policy_seq: int | None = None
+    blocked: bool = False  # the last round needs a person (kiosk.sync.state.NEEDS_A_PERSON)
     error: str = ""  # the file exists but could not be read
 
 
@@ -83,6 +84,7 @@ def read_sync_state(data_dir: str | Path) -> SyncState:
         bundle_seq=state.bundle_seq,
         status_list_seq=state.status_list_seq,
         policy_seq=state.policy_seq,
+        blocked=state.blocked,
     )
 
 

@@ -83,6 +83,7 @@ MESSAGES: dict[str, str] = {
     "status.online": QT_TRANSLATE_NOOP("kiosk", "Online"),
     "status.offline": QT_TRANSLATE_NOOP("kiosk", "Offline"),
     "status.sync": QT_TRANSLATE_NOOP("kiosk", "Sync {when}"),
+    "status.sync_blocked": QT_TRANSLATE_NOOP("kiosk", "Sync blocked"),
     "status.never": QT_TRANSLATE_NOOP("kiosk", "never"),
     "status.keys": QT_TRANSLATE_NOOP("kiosk", "Keys"),
     "status.list": QT_TRANSLATE_NOOP("kiosk", "List"),

@@ -49,6 +49,7 @@ class StatusInfo:
     now: datetime | None = None
     online: bool = False
     last_sync: datetime | None = None
+    sync_blocked: bool = False  # the hub refuses this kiosk or its rows: a technician must act
     keys: Freshness = "missing"
     status_list: Freshness = "missing"
     clock_ok: bool = True
@@ -968,7 +969,10 @@ class TravellerScreen(QWidget):
             "ok" if st.online else "warning",
         )
         when = st.last_sync.strftime("%m-%d %H:%M") if st.last_sync else get("status.never", lang)
-        strip.set_chip("sync", get("status.sync", lang, when=when), "ok")
+        if st.sync_blocked:
+            strip.set_chip("sync", get("status.sync_blocked", lang), "warning")
+        else:
+            strip.set_chip("sync", get("status.sync", lang, when=when), "ok")
         for chip, msg, fresh in (("keys", "status.keys", st.keys), ("list", "status.list", st.status_list)):
             level = {"ok": "ok", "warning": "warning"}.get(fresh, "bad")
             strip.set_chip(chip, f"{get(msg, lang)} {get('status.' + fresh, lang)}", level)

@@ -887,5 +887,9 @@
         <source>No device configuration file in use (built-in defaults). Put this line under [thermometer] in devices.toml: {line}</source>
         <translation>未使用设备配置文件（内置默认值）。请在 devices.toml 的 [thermometer] 下写入：{line}</translation>
     </message>
+    <message>
+        <source>Sync blocked</source>
+        <translation>同步受阻</translation>
+    </message>
 </context>
 </TS>

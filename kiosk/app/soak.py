@@ -39,10 +39,6 @@ def memory_kib() -> dict[str, int]:
     return found
 
 
-def rss_kib() -> int:
-    return memory_kib()["rss_kib"]
-
-
 class _Mallinfo2(ctypes.Structure):
     _fields_ = [
         (name, ctypes.c_size_t)
@@ -137,6 +133,7 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool, trace: 
                     "heap_free_kib": heap[1] if heap else None,
                     "sqlite_kib": sqlite_kib(),
                     "objects": len(gc.get_objects()),
+                    "python_blocks": sys.getallocatedblocks(),  # pymalloc's blocks in use
                     "decisions": done,
                 }
             )
@@ -161,7 +158,6 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool, trace: 
     status = runner(data, _policy(), _devices(), steps, emit=emit)
     stop.set()
     sampler.join()
-    gc.collect()
     grown = types.get("late", collections.Counter()) - types.get("warm", collections.Counter())
     allocations = []
     if trace and "late" in snapshots:
@@ -191,6 +187,8 @@ def soak(minutes: float, every: float, out: Path | None, headless: bool, trace: 
         "heap_in_use_kib_end": samples[-1]["heap_in_use_kib"],
         "heap_free_kib_warm": warm["heap_free_kib"],
         "heap_free_kib_end": samples[-1]["heap_free_kib"],
+        "python_blocks_warm": warm["python_blocks"],
+        "python_blocks_end": samples[-1]["python_blocks"],
         "objects_warm": warm["objects"],
         "objects_end": samples[-1]["objects"],
         "types_grown": dict(grown.most_common(12)),

@@ -2,7 +2,7 @@
 
 Versions, names, the service state, the clock against the newest signed time seen, trust freshness
 (each list's age against the policy's `trust_max_age_hours`), the registrations waiting for the hub,
-the last decision and the last sync ("never": the hub sync is issue 6). Devices: the running service
+the last decision and the last sync with the hub (and whether it is blocked until a person acts). Devices: the running service
 holds the serial ports and GPIO lines, so a self-test beside it would fight it for them; `--selftest`
 runs the devices' self-tests and is meant for a stopped service (`systemctl stop healthcode-kiosk`).
 
@@ -106,7 +106,7 @@ def _trust_row(r, now: float, max_age_hours: float) -> dict:
 
 def last_sync(data_dir: Path, now: float) -> str:
     """The hub sync in one line, from `hub.json` and `sync-state.json` (kiosk/sync/state.py)."""
-    from kiosk.sync.state import NotEnrolled, read_hub, read_state
+    from kiosk.sync.state import NEEDS_A_PERSON, NotEnrolled, read_hub, read_state
 
     try:
         hub = read_hub(data_dir)
@@ -123,6 +123,9 @@ def last_sync(data_dir: Path, now: float) -> str:
         text += f"; clock offset {state.clock_offset:+.1f} s"
     if state.last_error:
         text += f"; last error: {state.last_error[:200]}"
+    if state.blocked:
+        codes = ", ".join(sorted({e["code"] for e in state.errors if e.get("code") in NEEDS_A_PERSON}))
+        text += f"; BLOCKED ({codes}): retrying will not mend it, see docs/sync.md"
     return text
 
 

@@ -105,3 +105,9 @@ def test_provision_online_then_decide_and_sync(tmp_path: Path) -> None:
     status = collect(data, policy_path=None)
     assert server.url in status["last_sync"] and "min ago" in status["last_sync"], status["last_sync"]
     assert "hub reachable" in status["last_sync"] and status["registrations"]["pending"] == 0
+    assert "BLOCKED" not in status["last_sync"]
+    # a round the hub refused (a software mismatch): `kiosk status` says a person must act
+    state["errors"] = [{"step": "push", "code": "push.refused", "message": "the hub refused 2..2: 422"}]
+    (data / "sync-state.json").write_text(json.dumps(state))
+    blocked = collect(data, policy_path=None)["last_sync"]
+    assert "BLOCKED (push.refused): retrying will not mend it" in blocked, blocked

@@ -72,6 +72,21 @@ def test_demo_then_export(tmp_path) -> None:
     assert [(e["type"], e["action"], e["reason"]) for e in entries][-1] == ("audit", "export", "kiosk export")
     assert entries[-1]["detail"] == {"day": today, "format": "csv", "rows": 12}
     assert f"{today}: {len(entries)} audit entries" in audit.stderr
+    for bad_args in (["--day", "25/11"], ["--day", today, "--format", "xml"]):
+        refused = subprocess.run(
+            [sys.executable, "-m", "kiosk.cli", "audit", *bad_args, "--data-dir", str(tmp_path / "data")],
+            capture_output=True,
+            timeout=60,
+            text=True,
+        )
+        assert refused.returncode == 2 and refused.stdout == "", refused.stderr
+    empty = subprocess.run(
+        [sys.executable, "-m", "kiosk.cli", "audit", "--day", today, "--data-dir", str(tmp_path / "none")],
+        capture_output=True,
+        timeout=60,
+        text=True,
+    )
+    assert empty.returncode == 2 and "no registrations in" in empty.stderr
     bad = subprocess.run(
         [sys.executable, "-m", "kiosk.cli", "export", "--day", "25/11", "--data-dir", str(tmp_path / "data")],
         capture_output=True,

@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from kiosk.commands.common import UsageError, data_dir
 
@@ -63,9 +64,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(Path(args.dir) if args.dir else None, runner=runner)
 
 
-def cmd_export(args: argparse.Namespace) -> int:
+def _day_and_store(args: argparse.Namespace) -> tuple[Any, Any]:
+    """`--day` as a date and the data directory's RegistrationStore in the site's time zone."""
     import datetime as _dt
-    import getpass
 
     from kiosk.app.hubsync import site_policy
     from kiosk.app.run import device_id
@@ -79,7 +80,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     if not (directory / "registrations.sqlite").exists():
         raise UsageError(f"no registrations in {directory}")
     policy = site_policy(directory, args.policy)
-    store = RegistrationStore(directory, device_id(directory), tz=policy.timezone)
+    return day, RegistrationStore(directory, device_id(directory), tz=policy.timezone)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import getpass
+
+    day, store = _day_and_store(args)
     try:
         counts = store.export_day(
             day, args.format, args.out or sys.stdout, actor=getpass.getuser(), reason="kiosk export"
@@ -95,21 +102,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    import datetime as _dt
-
-    from kiosk.app.hubsync import site_policy
-    from kiosk.app.run import device_id
-    from kiosk.store.registrations import RegistrationStore
-
-    try:
-        day = _dt.date.fromisoformat(args.day)
-    except ValueError:
-        raise UsageError(f"--day {args.day!r}: expected YYYY-MM-DD") from None
-    directory = data_dir(args.data_dir)
-    if not (directory / "registrations.sqlite").exists():
-        raise UsageError(f"no registrations in {directory}")
-    policy = site_policy(directory, args.policy)
-    store = RegistrationStore(directory, device_id(directory), tz=policy.timezone)
+    day, store = _day_and_store(args)
     try:
         n = store.export_audit(day, args.format, args.out or sys.stdout)
     finally:

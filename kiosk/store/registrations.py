@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 from zoneinfo import ZoneInfo
 
-from kiosk.fileio import fsync_dir
+from kiosk.fileio import atomic_text, fsync_dir
 from kiosk.store.hashing import KeyedHasher
 from kiosk.store.model import (
     AUDIT_EXPORT,
@@ -187,19 +187,8 @@ def _write_to(out: str | Path | IO[str], write: Callable[[IO[str]], Any]) -> Any
     """`write(stream)` into `out`: a path (written atomically, mode 0600) or an open text stream."""
     if not isinstance(out, str | Path):
         return write(out)
-    path = Path(out)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with open(fd, "w", encoding="utf-8", newline="") as stream:
-            result = write(stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return result
+    with atomic_text(out, 0o600, newline="") as stream:
+        return write(stream)
 
 
 def _csv_cell(value: Any) -> Any:

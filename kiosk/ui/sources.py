@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kiosk.fileio import atomic_text
+
 SYNC_STATE_FILE = "sync-state.json"
 HUB_FILE = "hub.json"
 SERVICE_UNIT = "healthcode-kiosk"
@@ -466,22 +468,5 @@ def write_atomic(path: str | Path, text: str) -> None:
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
     if path.exists() and not os.access(path, os.W_OK):
         raise PermissionError(13, "Permission denied", str(path))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with open(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    try:
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-    except OSError:
-        pass
+    with atomic_text(path, mode) as stream:
+        stream.write(text)

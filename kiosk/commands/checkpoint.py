@@ -137,21 +137,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     dm.add_argument("--headless", action="store_true", help="no window even where there is a display")
     dm.set_defaults(func=cmd_demo)
 
-    ex = sub.add_parser("export", help="one day's registrations (masked) with the day's counts")
-    ex.add_argument("--day", required=True, help="YYYY-MM-DD, in the site's time zone")
-    ex.add_argument("--format", choices=["csv", "jsonl"], default="csv")
-    ex.add_argument("--out", help="file to write (default: standard output)")
-    ex.add_argument("--data-dir")
-    ex.add_argument("--policy", help="site policy (for its time zone)")
-    ex.set_defaults(func=cmd_export)
-
-    au = sub.add_parser("audit", help="one day's audit log: guard and technician actions, who, what and why")
-    au.add_argument("--day", required=True, help="YYYY-MM-DD, in the site's time zone")
-    au.add_argument("--format", choices=["csv", "jsonl"], default="csv")
-    au.add_argument("--out", help="file to write (default: standard output)")
-    au.add_argument("--data-dir")
-    au.add_argument("--policy", help="site policy (for its time zone)")
-    au.set_defaults(func=cmd_audit)
+    for name, what, func in (
+        ("export", "one day's registrations (masked) with the day's counts", cmd_export),
+        ("audit", "one day's audit log: guard and technician actions, who, what and why", cmd_audit),
+    ):
+        ex = sub.add_parser(name, help=what)
+        ex.add_argument("--day", required=True, help="YYYY-MM-DD, in the site's time zone")
+        ex.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+        ex.add_argument("--out", help="file to write (default: standard output)")
+        ex.add_argument("--data-dir")
+        ex.add_argument("--policy", help="site policy (for its time zone)")
+        ex.set_defaults(func=func)
 
     sc = sub.add_parser("screenshots", help="render every traveller-screen state to PNG files (offscreen)")
     sc.add_argument("--out", required=True, metavar="DIR")

@@ -91,7 +91,7 @@ def make(qtbot, tmp_path, *, language="en", size=(800, 480), pin=TECH_HASH, **ov
         "hardware": Hardware(
             Thermometer(), {"camera": H("ok", "1280x720 at 15 fps"), "gpio": H("degraded", "door")}
         ),
-        "selftest": lambda name, config: {"name": name, "status": "ok", "detail": f"{name} fine"},
+        "selftest": lambda name, config, live=None: {"name": name, "status": "ok", "detail": f"{name} fine"},
         "journal": lambda: None,
         "usb_lister": lambda: [],
     }
@@ -165,7 +165,7 @@ def test_selftest_shows_live_results_in_words_colour_and_symbol(qtbot, tmp_path)
         "gpio": ("failed", "gate relay (GPIO17) could not be claimed"),
     }
 
-    def selftest(name, config):
+    def selftest(name, config, live=None):
         gates[name].wait(5)
         status, detail = answers[name]
         return {"name": name, "status": status, "detail": detail}
@@ -236,7 +236,7 @@ class Paints(QObject):
 def test_a_hung_device_or_usb_stick_leaves_the_screen_and_the_loop_responsive(qtbot, tmp_path) -> None:
     hang = threading.Event()
 
-    def hung_selftest(name, config):
+    def hung_selftest(name, config, live=None):
         hang.wait(20)  # a device that never answers (kiosk.selftest would give up after 20 s)
         return {"name": name, "status": "failed", "detail": "no answer"}
 

@@ -366,7 +366,7 @@ class GatedSelftest:
         self.release = threading.Event()
         self.started: list[str] = []
 
-    def __call__(self, name: str, config: Any) -> dict:
+    def __call__(self, name: str, config: Any, live: Any = None) -> dict:
         self.started.append(name)
         if name == self.hold:
             self.release.wait(30)

@@ -88,7 +88,7 @@ class TechnicianDeps:
     hardware: Any = None  # kiosk.app.hardware.Hardware: live health, the thermometer
     store: Any = None  # RegistrationStore: registrations waiting for the hub
     events: sources.EventLog | None = None
-    selftest: Callable[[str, Any], dict] = _default_selftest
+    selftest: Callable[[str, Any, Any], dict] = _default_selftest  # (name, config, the open device or None)
     trust_reload: Callable[[], Any] | None = None  # makes the running checkpoint use new trust lists
     journal: Callable[[], list[str] | None] = sources.journal_lines
     usb_lister: Callable[[], list[Path]] = sources.usb_directories
@@ -541,10 +541,7 @@ class TechnicianScreen(ConsoleScreen):
         for name, config in devices:
             progress(("start", name, None))
             try:
-                if self.deps.selftest is _default_selftest:  # the kiosk's own open device, when there is one
-                    result = _default_selftest(name, config, live=getattr(self.deps.hardware, name, None))
-                else:
-                    result = self.deps.selftest(name, config)
+                result = self.deps.selftest(name, config, getattr(self.deps.hardware, name, None))
             except Exception as exc:  # reported as a failed device, as kiosk.selftest does
                 result = {"name": name, "status": "failed", "detail": f"{type(exc).__name__}: {exc}"}
             progress(("done", name, result))
